@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The command line skeleton: help, version, unknown command/option → exit 2.
+set -euo pipefail
+. "$TOP/tests/lib.sh"
+
+expect_exit 0 "$IMGBUILD" --help
+assert_contains "$OUT" "Usage: imgbuild"
+for c in build resolve diff seed boot-test check; do
+        assert_contains "$OUT" "  $c " "--help"
+        expect_exit 0 "$IMGBUILD" "$c" --help
+        assert_contains "$OUT" "imgbuild $c" "$c --help"
+done
+expect_exit 0 "$IMGBUILD" --version
+[[ "$OUT" =~ ^imgbuild\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "bad --version output: $OUT"
+expect_exit 2 "$IMGBUILD"
+assert_contains "$OUT" "Usage:"
+expect_exit 2 "$IMGBUILD" frobnicate
+assert_contains "$OUT" "unknown command 'frobnicate'"
+for c in build resolve seed boot-test check; do
+        expect_exit 2 "$IMGBUILD" "$c" --no-such-option
+done
+expect_exit 2 "$IMGBUILD" --no-such-option
+echo "cli ok"
