@@ -2,7 +2,7 @@
 # `make deps`, `make fuzz`, `make bench`.
 
 CC      ?= gcc
-PKGS    := libsolv libsolvext rpm libguestfs zlib libcurl inih json-c
+PKGS    := libsolv libsolvext rpm libguestfs zlib libcurl inih json-c yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb -lpthread
 WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
@@ -85,7 +85,7 @@ bench: builder/imgbuild
 
 DEPS := build-essential pkg-config clang libclang-rt-14-dev \
 	libsolv-dev libsolvext-dev librpm-dev libguestfs-dev zlib1g-dev libcurl4-openssl-dev \
-	libinih-dev libjson-c-dev libdb5.3-dev \
+	libinih-dev libjson-c-dev libdb5.3-dev libyaml-dev \
 	rpm rpm2cpio createrepo-c dnf python3-dnf debootstrap gnupg zstd cpio fakeroot dpkg-dev \
 	qemu-utils qemu-system-x86 libguestfs-tools linux-image-amd64 \
 	e2fsprogs dosfstools mtools xorriso cloud-image-utils \

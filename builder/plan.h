@@ -28,6 +28,7 @@ typedef struct plan_repo {
         bool repo_gpgcheck;
         bool sslverify;
         bool skip_if_unavailable;
+        bool install;           /* kickstart repo --install: also configure it in the image */
         char *origin;           /* "file:line" where it was defined */
 } plan_repo;
 
@@ -51,6 +52,9 @@ typedef struct plan_packages {
         char *inst_langs;       /* --instLangs, NULL = all */
         char *kernel_pin;       /* NEVRA or name-version[-release], NULL = newest */
         char *kernel_rpm;       /* --kernel-rpm FILE, NULL = from repos */
+        char *environment;      /* "@^env" (without "@^"), NULL = none */
+        char **exclude_groups;  /* "-@group" entries, without "-@" */
+        char *origin;           /* "file:line" of the %packages header */
 } plan_packages;
 
 typedef struct plan_partition {
@@ -62,6 +66,11 @@ typedef struct plan_partition {
         char *label;
         char *fsoptions;
         char *origin;
+        /* Computed by plan_load: the MBR layout on a disk of
+         * plan.disk_size_bytes (partitions in kickstart order, the first at
+         * 1 MiB, --grow ones sharing the free space, --maxsize honoured). */
+        uint64_t start_mib;
+        uint64_t final_size_mib;
 } plan_partition;
 
 typedef struct plan_bootloader {
@@ -121,6 +130,13 @@ typedef struct plan_system {
         size_t n_sshkeys;
 } plan_system;
 
+/* Filled from kernel-config/<profile>/ and the switches (--set, kickstart).
+ * cmdline is final: the profile's tokens, bootloader --append, the switch
+ * tokens (cgwb_v1, psi=1 psi_v1=1) and crashkernel=… when kdump is on; the
+ * assembler adds only root=/ro.  tcp_tw_timeout (when set) must be written
+ * as "net.ipv4.tcp_tw_timeout = N" to a sysctl.d file; sysctl_files are
+ * copied as they are.  kdump on/off is also folded into
+ * system.services_enabled/disabled ("kdump"). */
 typedef struct plan_tuning {
         char **cmdline;         /* kernel-config cmdline, tokens */
         char **sysctl_files;    /* absolute source paths of sysctl.d files */
@@ -133,9 +149,28 @@ typedef struct plan_tuning {
         char *crashkernel;
 } plan_tuning;
 
+/* One manifest line: "PATH OWNER GROUP MODE" (OWNER/GROUP names or numeric
+ * ids, "-" = default; MODE octal or "-").  PATH is absolute inside the image
+ * and exists in the overlay tree (checked at plan time). */
+typedef struct plan_overlay_entry {
+        char *path;
+        char *owner;            /* NULL = root / keep default */
+        char *group;            /* NULL = root / keep default */
+        int mode;               /* -1 = mode from the tree */
+        char *origin;           /* "manifest:line" */
+} plan_overlay_entry;
+
 typedef struct plan_overlay {
         char *dir;              /* absolute source directory */
         char *manifest;         /* owner/group/mode overrides, or NULL */
+        /* Parsed manifest.  The tree was checked at plan time: only regular
+         * files, directories and symlinks; no relative symlink climbs above
+         * the overlay root.  Absolute symlink targets are kept verbatim:
+         * the copy must create symlinks, never follow them, and must resolve
+         * the image's own symlinks (e.g. /lib -> usr/lib) inside the image
+         * root, never on the host. */
+        plan_overlay_entry *entries;
+        size_t n_entries;
 } plan_overlay;
 
 typedef struct plan {
@@ -153,6 +188,11 @@ typedef struct plan {
         char *releasever;       /* 2.1903 */
         char *rpmdb_format;     /* bdb, sqlite */
         char **cloudinit_datasources;
+        char *image_id;         /* content of /etc/image-id (key="value" lines) */
+        char *datadir;          /* where kickstart/, repos/, overlays/ … were read from */
+        char **kickstart_files; /* the kickstart and every %include, read order */
+        char *kernel_config_dir;/* absolute kernel-config/<profile> */
+        uint64_t min_root_mib;  /* profile minimum for "/" (validated) */
 
         plan_repo *repos;
         size_t n_repos;

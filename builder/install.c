@@ -1,0 +1,528 @@
+/* install.c — see install.h. */
+#include "install.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <rpm/header.h>
+#include <rpm/rpmdb.h>
+#include <rpm/rpmlib.h>
+#include <rpm/rpmlog.h>
+#include <rpm/rpmmacro.h>
+#include <rpm/rpmps.h>
+#include <rpm/rpmte.h>
+#include <rpm/rpmts.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "progress.h"
+#include "rpmdb.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- librpm setup */
+
+static pthread_mutex_t rpm_init_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool rpm_inited;
+
+int install_rpm_init(const char *arch) {
+        int r = 0;
+        pthread_mutex_lock(&rpm_init_mu);
+        if (!rpm_inited) {
+                /* rpm's own macro files only: no /etc/rpm, no ~/.rpmmacros,
+                 * no /etc/rpmrc, no ~/.rpmrc — the host must not leak in. */
+                macrofiles = "/usr/lib/rpm/macros:/usr/lib/rpm/macros.d/macros.*:"
+                             "/usr/lib/rpm/platform/%{_target}/macros";
+                char *target = xasprintf("%s-linux", arch && *arch ? arch : "x86_64");
+                if (rpmReadConfigFiles("/usr/lib/rpm/rpmrc", target) != 0) r = -EIO;
+                free(target);
+                if (r == 0) {
+                        /* Debian's default is ~/.rpmdb; images want the standard path. */
+                        rpmPushMacro(NULL, "_dbpath", NULL, "/var/lib/rpm", RMIL_CMDLINE);
+                        rpmPushMacro(NULL, "_db_backend", NULL, "sqlite", RMIL_CMDLINE);
+                        rpmPushMacro(NULL, "_flush_io", NULL, "0", RMIL_CMDLINE);
+                        rpmPushMacro(NULL, "_netsharedpath", NULL, "%{nil}", RMIL_CMDLINE);
+                        rpm_inited = true;
+                }
+        }
+        pthread_mutex_unlock(&rpm_init_mu);
+        return r;
+}
+
+/* ---------------------------------------------------------------- mounts */
+
+typedef struct root_mounts {
+        char *paths[3];
+        int n;
+} root_mounts;
+
+static void mounts_teardown(root_mounts *m) {
+        while (m->n > 0) {
+                char *p = m->paths[--m->n];
+                if (umount2(p, 0) < 0) umount2(p, MNT_DETACH);
+                free(p);
+        }
+}
+
+/* Anything still mounted under root?  (never rm -rf through a mount) */
+static bool has_mounts_under(const char *root) {
+        FILE *f = fopen("/proc/self/mounts", "re");
+        if (!f) return true;
+        char line[4096];
+        size_t rl = strlen(root);
+        bool found = false;
+        while (fgets(line, sizeof line, f)) {
+                char *sp = strchr(line, ' ');
+                if (!sp) continue;
+                char *mp = sp + 1;
+                char *end = strchr(mp, ' ');
+                if (end) *end = 0;
+                if (!strncmp(mp, root, rl) && (mp[rl] == '/' || mp[rl] == 0)) found = true;
+        }
+        fclose(f);
+        return found;
+}
+
+static int make_dev(const char *dev) {
+        static const struct { const char *name; unsigned maj, min; } nodes[] = {
+                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+                { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+        };
+        for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+                char *p = xasprintf("%s/%s", dev, nodes[i].name);
+                if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0) {
+                        /* no CAP_MKNOD (container): bind the host's node */
+                        char *host = xasprintf("/dev/%s", nodes[i].name);
+                        int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+                        if (fd >= 0) close(fd);
+                        int r = mount(host, p, NULL, MS_BIND, NULL);
+                        free(host);
+                        if (r < 0) {
+                                r = -errno;
+                                free(p);
+                                return r;
+                        }
+                }
+                chmod(p, 0666);
+                free(p);
+        }
+        static const char *links[][2] = {
+                { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+                { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+        };
+        for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+                char *p = xasprintf("%s/%s", dev, links[i][1]);
+                if (symlink(links[i][0], p) < 0 && errno != EEXIST) {
+                        free(p);
+                        return -errno;
+                }
+                free(p);
+        }
+        char *shm = xasprintf("%s/shm", dev), *pts = xasprintf("%s/pts", dev);
+        mkdir(shm, 01777);
+        chmod(shm, 01777);
+        mkdir(pts, 0755);
+        free(shm);
+        free(pts);
+        return 0;
+}
+
+/* /dev (small tmpfs with the usual nodes, not the host's /dev), /proc,
+ * /sys (read-only) inside root, in a private mount namespace when we can
+ * get one so nothing leaks to the host even if we are killed. */
+static int mounts_setup(const char *root, root_mounts *m, char **ret_error) {
+        static bool private_ns;
+        if (!private_ns && unshare(CLONE_NEWNS) == 0 &&
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+                private_ns = true;
+        static const struct { const char *dir, *type; unsigned long flags; const char *opts; mode_t mode; } mm[] = {
+                { "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=16m", 0755 },
+                { "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 0555 },
+                { "sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL, 0555 },
+        };
+        for (size_t i = 0; i < 3; i++) {
+                char *p = xasprintf("%s/%s", root, mm[i].dir);
+                if (mkdir(p, mm[i].mode) < 0 && errno != EEXIST) {
+                        *ret_error = xasprintf("mkdir %s: %s", p, strerror(errno));
+                        free(p);
+                        mounts_teardown(m);
+                        return -EIO;
+                }
+                if (mount(mm[i].type, p, mm[i].type, mm[i].flags, mm[i].opts) < 0) {
+                        *ret_error = xasprintf("mount %s on %s: %s", mm[i].type, p, strerror(errno));
+                        free(p);
+                        mounts_teardown(m);
+                        return -EIO;
+                }
+                m->paths[m->n++] = p;
+                if (i == 0) {
+                        int r = make_dev(p);
+                        if (r < 0) {
+                                *ret_error = xasprintf("populating %s: %s", p, strerror(-r));
+                                mounts_teardown(m);
+                                return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* ---------------------------------------------------------------- transaction */
+
+typedef struct inst_pkg {
+        const lock_package *lp;
+        const char *path;
+        FD_t fd;
+} inst_pkg;
+
+typedef struct inst_state {
+        inst_pkg *pkgs;
+        size_t n, started;
+        progress *pr;
+        FILE *log;              /* rpm's own messages go here as well */
+        char *errors;           /* rpm error messages collected during a run */
+        char *failed_pkg;       /* first package that failed (unpack/script) */
+        char *failed_what;
+} inst_state;
+
+static void append(char **buf, const char *s) {
+        char *n = xasprintf("%s%s", *buf ? *buf : "", s);
+        free(*buf);
+        *buf = n;
+}
+
+static int log_cb(rpmlogRec rec, rpmlogCallbackData data) {
+        inst_state *st = data;
+        rpmlogLvl lvl = rpmlogRecPriority(rec);
+        const char *msg = rpmlogRecMessage(rec);
+        if (st->log) {
+                fprintf(st->log, "rpm %s: %s", lvl <= RPMLOG_ERR ? "error" : lvl == RPMLOG_WARNING ? "warning" : "info",
+                        msg);
+                fflush(st->log);
+        }
+        if (lvl <= RPMLOG_ERR) {
+                /* one line per message, joined with "; " for our report */
+                char *m = xstrdup(msg);
+                size_t n = strlen(m);
+                while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' ')) m[--n] = 0;
+                for (char *c = m; *c; c++)
+                        if (*c == '\n') *c = ' ';
+                if (st->errors) append(&st->errors, "; ");
+                append(&st->errors, m);
+                free(m);
+        }
+        return 0;   /* don't let rpm print: the stage reports once */
+}
+
+static void set_failed(inst_state *st, const void *key, const char *what) {
+        if (st->failed_pkg) return;
+        const inst_pkg *ip = key;
+        st->failed_pkg = ip ? lock_package_nevra(ip->lp) : xstrdup("?");
+        st->failed_what = xstrdup(what);
+}
+
+static const char *script_name(rpm_loff_t tag) {
+        switch ((rpmTagVal)tag) {
+        case RPMTAG_PREIN: return "%pre";
+        case RPMTAG_POSTIN: return "%post";
+        case RPMTAG_PRETRANS: return "%pretrans";
+        case RPMTAG_POSTTRANS: return "%posttrans";
+        case RPMTAG_TRIGGERSCRIPTS: return "trigger";
+        default: return "scriptlet";
+        }
+}
+
+static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t amount,
+                    const rpm_loff_t total, fnpyKey key, rpmCallbackData data) {
+        (void)h;
+        inst_state *st = data;
+        inst_pkg *ip = (inst_pkg *)key;
+        switch (what) {
+        case RPMCALLBACK_INST_OPEN_FILE:
+                if (!ip) return NULL;
+                ip->fd = Fopen(ip->path, "r.ufdio");
+                if (!ip->fd || Ferror(ip->fd)) {
+                        if (ip->fd) Fclose(ip->fd);
+                        ip->fd = NULL;
+                        set_failed(st, key, "cannot open the package file");
+                }
+                return ip->fd;
+        case RPMCALLBACK_INST_CLOSE_FILE:
+                if (ip && ip->fd) {
+                        Fclose(ip->fd);
+                        ip->fd = NULL;
+                }
+                break;
+        case RPMCALLBACK_INST_START:
+                if (ip) {
+                        st->started++;
+                        char *nevra = lock_package_nevra(ip->lp);
+                        progress_update(st->pr, st->started, nevra);
+                        if (st->log) fprintf(st->log, "== installing %s\n", nevra), fflush(st->log);
+                        free(nevra);
+                }
+                break;
+        case RPMCALLBACK_UNPACK_ERROR:
+        case RPMCALLBACK_CPIO_ERROR:
+                set_failed(st, key, "unpacking the payload failed");
+                break;
+        case RPMCALLBACK_SCRIPT_ERROR: {
+                char *w = xasprintf("%s scriptlet failed (exit status %" PRIu64 ")", script_name(amount),
+                                    (uint64_t)total);
+                set_failed(st, key, w);
+                free(w);
+                break;
+        }
+        default:
+                break;
+        }
+        return NULL;
+}
+
+static char *problems_text(rpmts ts) {
+        rpmps ps = rpmtsProblems(ts);
+        char *out = NULL;
+        rpmpsi psi = rpmpsInitIterator(ps);
+        rpmProblem prob;
+        int n = 0;
+        while ((prob = rpmpsiNext(psi))) {
+                char *s = rpmProblemString(prob);
+                if (n++ < 20) {
+                        append(&out, "\n    ");
+                        append(&out, s);
+                }
+                free(s);
+        }
+        rpmpsFreeIterator(psi);
+        if (n > 20) {
+                char *more = xasprintf("\n    … and %d more", n - 20);
+                append(&out, more);
+                free(more);
+        }
+        rpmpsFree(ps);
+        return out ? out : xstrdup("");
+}
+
+/* true for a missing or empty directory */
+static bool dir_is_empty(const char *path) {
+        DIR *d = opendir(path);
+        if (!d) return errno == ENOENT;
+        struct dirent *de;
+        bool empty = true;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                        empty = false;
+                        break;
+                }
+        closedir(d);
+        return empty;
+}
+
+int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *rpm_paths,
+                     const char *root) {
+        int r = ERR_INSTALL;
+        char *err = NULL;
+        bool keep = p->keep_work || ctx->keep_work;
+        bool root_created = false;
+        root_mounts mounts = { 0 };
+        rpmts ts = NULL;
+        FD_t scriptfd = NULL;
+        inst_state st = { .n = l->n_packages };
+
+        if (install_rpm_init(p->arch) < 0) {
+                log_error("install: cannot initialise librpm");
+                return ERR_INSTALL;
+        }
+        if (strv_length(rpm_paths) != l->n_packages) {
+                log_error("install: %zu package files for %zu lock entries", strv_length(rpm_paths), l->n_packages);
+                return ERR_INSTALL;
+        }
+        if (!dir_is_empty(root)) {
+                log_error("install: staging root %s exists and is not empty", root);
+                return ERR_INSTALL;
+        }
+        if (mkdir_p(root, 0755) < 0) {
+                log_error("install: cannot create staging root %s: %s", root, strerror(errno));
+                return ERR_INSTALL;
+        }
+        root_created = true;
+
+        /* Per-build macros (the rest is set once in install_rpm_init). */
+        const char *langs = p->packages.inst_langs && *p->packages.inst_langs ? p->packages.inst_langs : "all";
+        rpmPushMacro(NULL, "_install_langs", NULL, langs, RMIL_CMDLINE);
+        rpmPushMacro(NULL, "_pkgverify_level", NULL, "none", RMIL_CMDLINE);   /* fetch verified them */
+
+        char *logpath = xasprintf("%s/install-scriptlets.log", ctx->work_dir);
+        st.log = fopen(logpath, "ae");
+        scriptfd = Fopen(logpath, "a.ufdio");
+        st.pkgs = xcalloc(l->n_packages ? l->n_packages : 1, sizeof(inst_pkg));
+        rpmlogSetCallback(log_cb, &st);
+
+        ts = rpmtsCreate();
+        rpmtsSetRootDir(ts, root);
+        /* Signatures and digests were checked by fetch against the repo keys;
+         * the root's (empty) rpmdb has no keys to check them with anyway. */
+        rpmtsSetVSFlags(ts, _RPMVSF_NOSIGNATURES | _RPMVSF_NODIGESTS);
+        rpmtsSetVfyLevel(ts, 0);
+        rpmtsSetNotifyCallback(ts, notify, &st);
+        if (scriptfd && !Ferror(scriptfd)) rpmtsSetScriptFd(ts, scriptfd);
+
+        for (size_t i = 0; i < l->n_packages; i++) {
+                const lock_package *lp = &l->packages[i];
+                inst_pkg *ip = &st.pkgs[i];
+                ip->lp = lp;
+                ip->path = rpm_paths[i];
+                char *nevra = lock_package_nevra(lp);
+                FD_t fd = Fopen(rpm_paths[i], "r.ufdio");
+                Header h = NULL;
+                rpmRC rc = RPMRC_FAIL;
+                if (fd && !Ferror(fd)) rc = rpmReadPackageFile(ts, fd, rpm_paths[i], &h);
+                if (fd) Fclose(fd);
+                if (rc != RPMRC_OK && rc != RPMRC_NOKEY && rc != RPMRC_NOTTRUSTED) {
+                        log_error("install: %s: %s is not a readable rpm package (corrupt or truncated)%s%s", nevra,
+                                  rpm_paths[i], st.errors ? ": " : "", st.errors ? st.errors : "");
+                        free(nevra);
+                        headerFree(h);
+                        goto fail;
+                }
+                /* The file must be the package the lock names. */
+                char *hn = headerGetAsString(h, RPMTAG_NEVRA);
+                char *ln = xasprintf("%s-%s-%s.%s", lp->name, lp->version, lp->release, lp->arch);
+                char *he = headerGetAsString(h, RPMTAG_NVRA);
+                bool same = he && !strcmp(he, ln) && headerGetNumber(h, RPMTAG_EPOCH) == lp->epoch;
+                free(ln);
+                if (!same) {
+                        log_error("install: %s: %s contains %s", nevra, rpm_paths[i], hn ? hn : "?");
+                        free(hn);
+                        free(he);
+                        free(nevra);
+                        headerFree(h);
+                        goto fail;
+                }
+                free(hn);
+                free(he);
+                int ar = rpmtsAddInstallElement(ts, h, (fnpyKey)ip, 0, NULL);
+                headerFree(h);
+                if (ar != 0) {
+                        log_error("install: %s: rpm refused to add it to the transaction", nevra);
+                        free(nevra);
+                        goto fail;
+                }
+                free(nevra);
+        }
+
+        if (rpmtsCheck(ts) != 0) {
+                log_error("install: rpm dependency check could not run%s%s", st.errors ? ": " : "", st.errors ? st.errors : "");
+                goto fail;
+        }
+        {
+                rpmps ps = rpmtsProblems(ts);
+                int np = rpmpsNumProblems(ps);
+                rpmpsFree(ps);
+                if (np > 0) {
+                        char *t = problems_text(ts);
+                        log_error("install: the lock's package set is not installable (dependencies):%s", t);
+                        free(t);
+                        goto fail;
+                }
+        }
+        if (rpmtsOrder(ts) != 0) {
+                log_error("install: rpm could not order the transaction (dependency loop it cannot break)");
+                goto fail;
+        }
+
+        rpmprobFilterFlags filter = RPMPROB_FILTER_IGNOREOS | RPMPROB_FILTER_IGNOREARCH | RPMPROB_FILTER_VERIFY;
+#ifdef RPMPROB_FILTER_DEBIAN
+        filter |= RPMPROB_FILTER_DEBIAN;        /* Debian's rpm refuses to run on a dpkg host otherwise */
+#endif
+        rpmtransFlags tflags = RPMTRANS_FLAG_NOPLUGINS;
+        if (p->packages.excludedocs) tflags |= RPMTRANS_FLAG_NODOCS;
+
+        /* Dry run first: file conflicts and disk space stop us before a file
+         * is written. */
+        rpmtsSetFlags(ts, tflags | RPMTRANS_FLAG_TEST);
+        free(st.errors);
+        st.errors = NULL;
+        int rc = rpmtsRun(ts, NULL, filter);
+        if (rc != 0) {
+                char *t = problems_text(ts);
+                log_error("install: the transaction test failed:%s%s%s", t, st.errors ? "\n    " : "",
+                          st.errors ? st.errors : "");
+                free(t);
+                goto fail;
+        }
+        rpmtsClean(ts);
+
+        if (mounts_setup(root, &mounts, &err) < 0) {
+                log_error("install: cannot prepare %s for scriptlets: %s", root, err);
+                goto fail;
+        }
+        rpmtsSetFlags(ts, tflags);
+        st.pr = progress_new("install", l->n_packages, "packages");
+        double t0 = now_seconds();
+        rc = rpmtsRun(ts, NULL, filter);
+        progress_free(st.pr);
+        st.pr = NULL;
+        mounts_teardown(&mounts);
+        if (interrupted()) {
+                r = ERR_INTERRUPTED;
+                log_error("install: interrupted");
+                goto fail;
+        }
+        if (rc != 0 || st.failed_pkg) {
+                char *t = rc > 0 ? problems_text(ts) : xstrdup("");
+                if (st.failed_pkg)
+                        log_error("install: %s: %s%s%s%s (scriptlet output: %s)", st.failed_pkg, st.failed_what,
+                                  st.errors ? ": " : "", st.errors ? st.errors : "", t, logpath);
+                else
+                        log_error("install: the rpm transaction failed%s%s%s (log: %s)", st.errors ? ": " : "",
+                                  st.errors ? st.errors : "", t, logpath);
+                free(t);
+                goto fail;
+        }
+        log_info("installed %zu packages in %.1fs", l->n_packages, now_seconds() - t0);
+        rpmtsFree(ts);
+        ts = NULL;
+
+        if (rpmdb_finalize(root, p->rpmdb_format ? p->rpmdb_format : "sqlite", &err) < 0) {
+                log_error("install: rpm database (%s): %s", p->rpmdb_format ? p->rpmdb_format : "sqlite", err);
+                goto fail;
+        }
+        r = 0;
+        goto out;
+
+fail:
+        if (r == 0 || r == ERR_INSTALL) r = interrupted() ? ERR_INTERRUPTED : ERR_INSTALL;
+out:
+        mounts_teardown(&mounts);
+        if (ts) rpmtsFree(ts);
+        rpmlogSetCallback(NULL, NULL);
+        for (size_t i = 0; i < st.n; i++)
+                if (st.pkgs && st.pkgs[i].fd) Fclose(st.pkgs[i].fd);
+        if (scriptfd) Fclose(scriptfd);
+        if (st.log) fclose(st.log);
+        rpmPopMacro(NULL, "_install_langs");
+        rpmPopMacro(NULL, "_pkgverify_level");
+        if (r < 0 && root_created) {
+                if (keep)
+                        log_info("staging root kept for inspection: %s", root);
+                else if (has_mounts_under(root))
+                        log_error("install: not removing %s: something is still mounted under it", root);
+                else
+                        rm_rf(root);
+        }
+        free(st.pkgs);
+        free(st.errors);
+        free(st.failed_pkg);
+        free(st.failed_what);
+        free(err);
+        free(logpath);
+        return r;
+}

@@ -1,0 +1,36 @@
+/* install.h — the install stage: the lock's packages into a staging root
+ * with librpm, the way the target's own installer would.
+ *
+ * One transaction, ordered by rpm, tested first (RPMTRANS_FLAG_TEST) so
+ * conflicts and lack of disk space stop the build before a file is written.
+ * Scriptlets run chrooted in the root with /dev (a small tmpfs with the
+ * usual nodes), /proc and /sys mounted in a private mount namespace; they
+ * are unmounted on every exit path.  Scriptlet output goes to
+ * <work_dir>/install-scriptlets.log.
+ *
+ * Host configuration stays out: only rpm's own macro files are read (no
+ * /etc/rpm, no ~/.rpmmacros), then %_dbpath=/var/lib/rpm,
+ * %_db_backend=sqlite, %_install_langs, %_flush_io=0, %_pkgverify_level
+ * none (fetch verified the packages) are forced, rpm plugins are off.
+ *
+ * After the transaction the database is written in p->rpmdb_format (see
+ * rpmdb.h).  On failure the root is removed unless p->keep_work. */
+#ifndef IMGBUILD_INSTALL_H
+#define IMGBUILD_INSTALL_H
+
+#include "context.h"
+#include "lock.h"
+#include "plan.h"
+
+/* Install the packages of l (files rpm_paths, parallel to l->packages) into
+ * root (created; must not exist or be empty).  Reports errors itself,
+ * naming the package; returns 0, ERR_INSTALL or ERR_INTERRUPTED. */
+int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *rpm_paths,
+                     const char *root);
+
+/* Read rpm's configuration once per process, host files excluded, for the
+ * given target arch (NULL = x86_64).  Used by fetch and rpmdb too.  Returns
+ * 0 or -EIO. */
+int install_rpm_init(const char *arch);
+
+#endif

@@ -1,0 +1,119 @@
+#!/bin/bash
+# fetch + install on a tiny signed repo built here (tests/install/mkrepo.sh):
+# owners/modes/setgid/symlinks, --excludedocs/--instLangs, rpmdb oracle for
+# bdb and sqlite (host rpm, bdb_ro), GPG (unsigned, other key, tampered),
+# http download + cache, and the error cases: checksum mismatch, file
+# conflict, failing scriptlet, truncated rpm, full disk — each with its
+# message, exit code, staging root removed and cache untouched.
+set -euo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+WORK=${WORK:-$(mktemp -d)}
+[ "$(id -u)" = 0 ] || { echo "needs root (chroot, mounts)"; exit 77; }
+cd "$WORK"
+T=$TOP/tests/install
+"$T/build-driver.sh" ./driver
+"$T/mkrepo.sh" "$WORK/mini" >/dev/null
+M=$WORK/mini
+export IMGBUILD_CACHE_DIR=$WORK/cache
+KEY="t,gpgkey=$M/key.asc"
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+qdb() { rpm --define '_db_backend bdb_ro' --dbpath "$1/var/lib/rpm" "${@:2}"; }
+"$T/make-lock.py" --repo "t=file://$M/repo" tsetup tfiles -o base.lock
+
+# expect NAME EXIT PATTERN ROOT -- driver args: exit code, message, root gone
+expect() {
+  local name=$1 code=$2 pat=$3 root=$4; shift 5
+  local before after rc=0
+  before=$(find cache -type f 2>/dev/null | sort | xargs -r sha256sum | sha256sum)
+  ./driver --root "$root" "$@" > "$name.out" 2>&1 || rc=$?
+  after=$(find cache -type f 2>/dev/null | sort | xargs -r sha256sum | sha256sum)
+  if [ "$rc" != "$code" ]; then bad "$name: exit $rc, want $code"; cat "$name.out"; return; fi
+  if ! grep -q -- "$pat" "$name.out"; then bad "$name: message lacks /$pat/"; cat "$name.out"; return; fi
+  if [ -e "$root" ]; then bad "$name: staging root $root left behind"; return; fi
+  if [ "$before" != "$after" ]; then bad "$name: package cache changed"; return; fi
+  ok "$name (exit $rc: $(grep -m1 -- "$pat" "$name.out" | cut -c1-150))"
+}
+
+# 1. good install, bdb
+./driver --lock base.lock --root "$WORK/r-bdb" --repo "$KEY" --rpmdb bdb > good.out 2>&1 || { cat good.out; exit 1; }
+R=$WORK/r-bdb
+st=$(stat -c '%a %U %g' "$R/usr/bin/sg-tool")
+[ "$st" = "2755 root 1234" ] && ok "setgid non-root group kept ($st)" || bad "sg-tool is '$st'"
+st=$(stat -c '%a %u %g' "$R/var/lib/tfiles")
+[ "$st" = "750 1234 1234" ] && ok "tuser dir ($st)" || bad "var/lib/tfiles is '$st'"
+[ "$(readlink "$R/usr/bin/tool-link")" = tool ] && ok "symlink target" || bad "symlink"
+[ -f "$R/var/lib/tfiles/post-ran" ] && ok "%post ran in the root" || bad "%post did not run"
+[ -f "$R/usr/share/doc/tfiles/README" ] && ok "docs installed by default" || bad "docs missing"
+[ -e "$R/var/lib/rpm/rpmdb.sqlite" ] && bad "sqlite db left in a bdb root" || ok "no sqlite in bdb root"
+[ -e "$R/var/lib/rpm/Packages" ] || bad "no Packages"
+got=$(qdb "$R" -qa | sort | tr '\n' ' ')
+want=$(/usr/bin/python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); print(" ".join(sorted("%s-%s-%s.%s"%(p["name"],p["version"],p["release"],p["arch"]) for p in l["packages"]))+" ")' base.lock)
+[ "$got" = "$want" ] && ok "bdb -qa = lock ($got)" || bad "bdb -qa '$got' want '$want'"
+[ "$(qdb "$R" -q tfiles)" = tfiles-1.0-1.x86_64 ] && ok "bdb -q tfiles" || bad "bdb -q tfiles"
+[ "$(qdb "$R" -qf /usr/bin/sg-tool)" = tfiles-1.0-1.x86_64 ] && ok "bdb -qf" || bad "bdb -qf"
+[ "$(qdb "$R" -q --whatprovides tsetup)" = tsetup-1.0-1.noarch ] && ok "bdb whatprovides" || bad "bdb whatprovides"
+qdb "$R" --root "$R" --dbpath /var/lib/rpm -Va > va.out 2>&1 && ok "bdb rpm -Va clean" || { bad "bdb -Va"; cat va.out; }
+db5.3_verify -q "$R/var/lib/rpm/Packages" && ok "db_verify Packages" || bad "db_verify"
+# peer oracle: dnf --installroot from the same lock gives the same tree
+"$T/dnf-install.sh" base.lock "$WORK/r-dnf" > dnf.out 2>&1 || { cat dnf.out; bad "dnf --installroot failed"; }
+"$T/tree-manifest.sh" "$WORK/r-dnf" > m-dnf; "$T/tree-manifest.sh" "$R" > m-ours
+diff m-dnf m-ours > m.diff && ok "tree = dnf's ($(wc -l < m-ours) paths: modes, owners, links)" || { bad "tree differs from dnf's"; head -20 m.diff; }
+ls "$R"/var/lib/rpm/__db.* >/dev/null 2>&1 && bad "BDB environment files shipped" || true
+# 2. sqlite, excludedocs, instLangs=fr
+./driver --lock base.lock --root "$WORK/r-sq" --repo "$KEY" --rpmdb sqlite --excludedocs --langs fr > sq.out 2>&1 || { cat sq.out; exit 1; }
+R=$WORK/r-sq
+[ -e "$R/usr/share/doc/tfiles/README" ] && bad "--excludedocs ignored" || ok "--excludedocs"
+[ -e "$R/usr/share/locale/fr/LC_MESSAGES/tfiles.mo" ] && [ ! -e "$R/usr/share/locale/de/LC_MESSAGES/tfiles.mo" ] &&
+  ok "--instLangs fr" || bad "--instLangs"
+[ "$(rpm --dbpath "$R/var/lib/rpm" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "sqlite -qa = lock" || bad "sqlite -qa"
+[ "$(rpm --dbpath "$R/var/lib/rpm" -qf /usr/bin/tool)" = tfiles-1.0-1.x86_64 ] && ok "sqlite -qf" || bad "sqlite -qf"
+rpm --root "$R" --dbpath /var/lib/rpm -Va > va2.out 2>&1 && ok "sqlite -Va clean" || { bad "sqlite -Va"; cat va2.out; }
+[ -d "$HOME/.rpmdb" ] && [ "$HOME/.rpmdb" -nt good.out ] && bad "host ~/.rpmdb touched" || true
+grep -q '/proc\|/sys' <(awk -v r="$WORK/" 'index($2, r) == 1' /proc/mounts) && bad "mounts left under $WORK" || ok "no mounts left"
+
+# 3. http + cache: serve the repo on loopback, fetch twice
+port=$((20000 + RANDOM % 20000))
+(cd "$M/repo" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) & srv=$!
+trap 'kill $srv 2>/dev/null || true' EXIT
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/repodata/repomd.xml" >/dev/null && break; sleep 0.1; done
+"$T/make-lock.py" --repo "t=file://$M/repo" tsetup tfiles | sed "s|file://$M/repo|http://127.0.0.1:$port|" > http.lock
+./driver --lock http.lock --fetch-only --repo "$KEY" > http1.out 2>http1.err || { cat http1.err; bad "http fetch"; }
+n=$(find cache/packages -name '*.rpm' | wc -l)
+[ "$n" = 2 ] && ok "http fetch filled the cache ($n entries)" || bad "cache has $n entries"
+grep -q "^$WORK/cache/packages/sha256/" http1.out && ok "paths point into the cache" || bad "paths: $(cat http1.out)"
+kill $srv; wait $srv 2>/dev/null || true
+./driver --lock http.lock --fetch-only --repo "$KEY" > http2.out 2>http2.err && ok "second fetch served from the cache (server down)" ||
+  { bad "cache reuse"; cat http2.err; }
+# a corrupted cache entry is replaced, not used: server is down → fetch error, entry gone
+f=$(head -n1 http2.out); cp "$f" saved.rpm; printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+./driver --lock http.lock --fetch-only --repo "$KEY" > http3.out 2>&1 && bad "rotten cache entry accepted" ||
+  { grep -q "Couldn't connect\|connect" http3.out && ok "rotten cache entry refetched (server down → error)" || { bad "rotten"; cat http3.out; }; }
+[ -e "$f" ] && bad "rotten entry still at its final name" || true
+cp saved.rpm "$f"
+
+# 4. error cases
+"$T/lockedit.py" base.lock sum.lock tfiles checksum=0000000000000000000000000000000000000000000000000000000000000000
+expect checksum-mismatch 4 "tfiles-1.0-1.x86_64.*checksum mismatch" "$WORK/r-e1" -- --lock sum.lock --repo "$KEY"
+"$T/lockedit.py" base.lock uns.lock tfiles "file=$M/extra/tfiles-unsigned.rpm"
+expect unsigned 4 "tfiles-1.0-1.x86_64.*not signed" "$WORK/r-e2" -- --lock uns.lock --repo "$KEY"
+"$T/lockedit.py" base.lock oth.lock tfiles "file=$M/extra/tfiles-otherkey.rpm"
+expect other-key 4 "tfiles-1.0-1.x86_64.*not among the repo's gpgkey" "$WORK/r-e3" -- --lock oth.lock --repo "$KEY"
+"$T/lockedit.py" base.lock tam.lock tfiles "file=$M/extra/tfiles-tampered.rpm"
+expect tampered 4 "tfiles-1.0-1.x86_64.*payload does not match" "$WORK/r-e4" -- --lock tam.lock --repo "$KEY"
+"$T/make-lock.py" --repo "t=file://$M/repo" tsetup tfiles tconflict -o conf.lock
+expect conflict 5 "file /usr/bin/tool.*conflicts" "$WORK/r-e5" -- --lock conf.lock --repo "$KEY"
+"$T/make-lock.py" --repo "t=file://$M/repo" tsetup tfail -o fail.lock
+expect scriptlet 5 "tfail-1.0-1.noarch: %pre scriptlet failed" "$WORK/r-e6" -- --lock fail.lock --repo "$KEY"
+head -c $(( $(stat -c %s "$M/repo/tfiles-1.0-1.x86_64.rpm") - 85 )) "$M/repo/tfiles-1.0-1.x86_64.rpm" > trunc.rpm
+expect truncated-payload 5 "tfiles-1.0-1.x86_64: unpacking the payload failed" "$WORK/r-e7" -- --lock base.lock --paths "$WORK/trunc.rpm" "$M/repo/tsetup-1.0-1.noarch.rpm"
+head -c 3000 "$M/repo/tfiles-1.0-1.x86_64.rpm" > trunc2.rpm
+expect truncated-header 5 "tfiles-1.0-1.x86_64.*not a readable rpm" "$WORK/r-e8" -- --lock base.lock --paths "$WORK/trunc2.rpm" "$M/repo/tsetup-1.0-1.noarch.rpm"
+mkdir -p small && mount -t tmpfs -o size=20m tmpfs small
+trap 'kill $srv 2>/dev/null || true; umount -l "$WORK/small" 2>/dev/null || true' EXIT
+"$T/make-lock.py" --repo "t=file://$M/repo" tsetup tbig -o big.lock
+expect disk-full 5 "tbig-1.0-1.noarch.*needs.*on the" "$WORK/small/root" -- --lock big.lock --repo "$KEY"
+umount "$WORK/small"
+
+[ "$fails" = 0 ] && echo "40-install-mini: all passed" || { echo "40-install-mini: $fails failed"; exit 1; }

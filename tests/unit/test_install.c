@@ -1,0 +1,55 @@
+/* test_install.c — install_packages refuses bad input without touching
+ * anything: a non-empty root is never used (nor removed), a path list that
+ * does not match the lock is refused, a non-rpm file is an error and the
+ * staging root it created is removed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "install.h"
+#include "testutil.h"
+#include "util.h"
+
+static lock *one_pkg_lock(void) {
+        lock *l = lock_new();
+        lock_package *a = lock_add_package(l);
+        a->name = xstrdup("a"); a->version = xstrdup("1"); a->release = xstrdup("1"); a->arch = xstrdup("noarch");
+        a->repo_id = xstrdup("r"); a->location = xstrdup("a.rpm");
+        a->checksum_type = xstrdup("sha256"); a->checksum = xstrdup("00"); a->size = 1;
+        return l;
+}
+
+static void test_refusals(void) {
+        char *d = xstrdup("/tmp/test_install.XXXXXX");
+        CHECK(mkdtemp(d) != NULL);
+        build_ctx *ctx = NULL;
+        CHECK_INTEQ(ctx_new(d, false, &ctx), 0);
+        plan p = { .arch = "x86_64", .rpmdb_format = "sqlite" };
+        lock *l = one_pkg_lock();
+
+        char *root = xasprintf("%s/root", d);
+        char *keep = xasprintf("%s/keep", root);
+        mkdir_p(root, 0755);
+        write_file_atomic(keep, "x", 1, 0644);
+        char *notrpm = xasprintf("%s/a.rpm", d);
+        write_file_atomic(notrpm, "not an rpm", 10, 0644);
+        char *paths[] = { notrpm, NULL };
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, root), ERR_INSTALL);
+        CHECK(path_exists(keep));               /* a non-empty root is left alone */
+
+        char *none[] = { NULL };
+        char *root2 = xasprintf("%s/root2", d);
+        CHECK_INTEQ(install_packages(ctx, &p, l, none, root2), ERR_INSTALL);
+        CHECK(!path_exists(root2));
+
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, root2), ERR_INSTALL);
+        CHECK(!path_exists(root2));             /* created, then removed on failure */
+        CHECK(path_exists(notrpm));             /* the package file is untouched */
+
+        lock_free(l);
+        ctx_free(ctx);
+        rm_rf(d);
+        free(root); free(root2); free(keep); free(notrpm); free(d);
+}
+
+TEST_MAIN(test_refusals)

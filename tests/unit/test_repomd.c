@@ -1,0 +1,401 @@
+/* test_repomd.c — rpm-md metadata: the real el7 repodata from realdata loads
+ * and verifies; a one-byte change, a truncated gzip, a bad signature, an
+ * unreachable host are each rejected with a message naming what is wrong;
+ * the .solv cache and --offline. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <solv/pool.h>
+#include <solv/repo.h>
+
+#include "context.h"
+#include "lock.h"
+#include "plan.h"
+#include "repomd.h"
+#include "solve.h"
+#include "testutil.h"
+#include "util.h"
+
+#define PRIMARY "edfc17a3fac4686ec4fd69658d9d5c728fab06cdfebcda927caddfb355c9140d-primary.xml.gz"
+
+static char *tmpdir;
+
+static char *realdata(void) {
+        const char *e = getenv("REALDATA");
+        if (e && *e) return xstrdup(e);
+        FILE *f = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
+        char buf[4096] = "";
+        if (f) {
+                if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
+                pclose(f);
+        }
+        buf[strcspn(buf, "\n")] = '\0';
+        char *p = xasprintf("%s/../shared/realdata", buf);
+        if (*buf && path_exists(p)) return p;
+        free(p);
+        return xstrdup("/work/shared/realdata");
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *cmd = NULL;
+        if (vasprintf(&cmd, fmt, ap) < 0) abort();
+        va_end(ap);
+        int r = system(cmd);
+        free(cmd);
+        return r;
+}
+
+/* A fresh copy of the real repodata: DIR/repodata/… */
+static char *copy_repo(const char *name) {
+        _cleanup_free_ char *rd = realdata();
+        char *dir = xasprintf("%s/%s", tmpdir, name);
+        CHECK(sh("mkdir -p '%s' && cp -r '%s/intel-vsm-dependencies-centos7-repodata/repodata' '%s/' && chmod -R u+w '%s'", dir,
+                 rd, dir, dir) == 0);
+        return dir;
+}
+
+static void test_real_repodata_loads(void) {
+        _cleanup_free_ char *dir = copy_repo("good");
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        char *sha = NULL, *err = NULL;
+        int r = repomd_parse_dir(pool, "vsm", dir, &repo, &sha, &err);
+        if (r < 0) fprintf(stderr, "parse: %s\n", err);
+        CHECK_INTEQ(r, 0);
+        if (r == 0) {
+                CHECK_INTEQ(repo->nsolvables, 23);
+                CHECK(sha && strlen(sha) == 64);
+                /* Names from the primary: openstack-keystone and apr-util-ldap are there. */
+                int found = 0;
+                Id sid;
+                Solvable *s;
+                FOR_REPO_SOLVABLES(repo, sid, s) {
+                        const char *n = pool_id2str(pool, s->name);
+                        if (!strcmp(n, "openstack-keystone") || !strcmp(n, "apr-util-ldap")) found++;
+                }
+                CHECK_INTEQ(found, 2);
+        }
+        free(sha);
+        free(err);
+        pool_free(pool);
+}
+
+static void test_one_byte_changed(void) {
+        _cleanup_free_ char *dir = copy_repo("flipped");
+        _cleanup_free_ char *f = xasprintf("%s/repodata/%s", dir, PRIMARY);
+        /* Flip one byte in the middle of the compressed primary. */
+        FILE *fp = fopen(f, "r+");
+        CHECK(fp != NULL);
+        if (!fp) return;
+        fseek(fp, 4000, SEEK_SET);
+        int c = fgetc(fp);
+        fseek(fp, 4000, SEEK_SET);
+        fputc(c ^ 0x01, fp);
+        fclose(fp);
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        char *err = NULL;
+        int r = repomd_parse_dir(pool, "vsm", dir, &repo, NULL, &err);
+        CHECK_INTEQ(r, ERR_FETCH);
+        CHECK(err && strstr(err, "sha256 checksum mismatch") && strstr(err, PRIMARY));
+        if (err) fprintf(stderr, "(expected) %s\n", err);
+        CHECK_INTEQ(pool->nrepos, 1); /* the half-loaded repo was freed (only the system repo id 0 slot) */
+        free(err);
+        pool_free(pool);
+}
+
+/* A truncated gzip whose checksum repomd.xml agrees with: the parse fails. */
+static void test_truncated_gzip(void) {
+        _cleanup_free_ char *dir = copy_repo("truncated");
+        _cleanup_free_ char *f = xasprintf("%s/repodata/%s", dir, PRIMARY);
+        CHECK(truncate(f, 3000) == 0);
+        char hex[SHA256_HEX_LEN + 1];
+        CHECK(sha256_file(f, hex) == 0);
+        CHECK(sh("sed -i 's/>edfc17a3fac4686ec4fd69658d9d5c728fab06cdfebcda927caddfb355c9140d</>%s</' '%s/repodata/repomd.xml'",
+                 hex, dir) == 0);
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        char *err = NULL;
+        int r = repomd_parse_dir(pool, "vsm", dir, &repo, NULL, &err);
+        CHECK_INTEQ(r, ERR_FETCH);
+        CHECK(err && strstr(err, "corrupt or truncated"));
+        if (err) fprintf(stderr, "(expected) %s\n", err);
+        free(err);
+        pool_free(pool);
+}
+
+static void test_bad_repomd(void) {
+        _cleanup_free_ char *dir = copy_repo("badxml");
+        CHECK(sh("printf '<repomd><data type=\"primary\">' > '%s/repodata/repomd.xml'", dir) == 0);
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        char *err = NULL;
+        CHECK_INTEQ(repomd_parse_dir(pool, "vsm", dir, &repo, NULL, &err), ERR_FETCH);
+        CHECK(err && strstr(err, "not a valid repomd.xml"));
+        free(err);
+        pool_free(pool);
+}
+
+static plan_repo file_repo(const char *id, const char *dir) {
+        plan_repo r = { 0 };
+        r.id = (char *)id;
+        char **b = NULL;
+        strv_push(&b, xasprintf("file://%s", dir));
+        r.baseurls = b;
+        r.enabled = true;
+        r.sslverify = true;
+        r.origin = (char *)"test";
+        return r;
+}
+
+/* Download through curl (file://), cache, warm load, offline, cache miss. */
+static void test_load_and_cache(void) {
+        _cleanup_free_ char *dir = copy_repo("served");
+        _cleanup_free_ char *cache = xasprintf("%s/cache", tmpdir);
+        setenv("IMGBUILD_CACHE_DIR", cache, 1);
+        build_ctx *ctx = NULL;
+        CHECK(ctx_new(tmpdir, false, &ctx) == 0);
+        if (!ctx) return;
+        plan_repo pr = file_repo("vsm", dir);
+        for (int pass = 0; pass < 3; pass++) {
+                Pool *pool = solve_pool_new("x86_64");
+                Repo *repo = NULL;
+                repomd_info *info = NULL;
+                char *err = NULL;
+                int r = repomd_load(ctx, &pr, "x86_64", pass == 2, pool, &repo, &info, &err);
+                if (r < 0) fprintf(stderr, "pass %d: %s\n", pass, err);
+                CHECK_INTEQ(r, 0);
+                if (r == 0) {
+                        CHECK_INTEQ(repo->nsolvables, 23);
+                        CHECK_INTEQ(info->from_cache, pass > 0);
+                        CHECK(info->baseurl && str_startswith(info->baseurl, "file://"));
+                        _cleanup_free_ char *solv = xasprintf("%s/repodata/vsm/%s.solv", cache, info->repomd_sha256);
+                        CHECK(path_exists(solv));
+                        /* Package data survives the cache round trip. */
+                        Id sid;
+                        Solvable *s;
+                        int with_chk = 0;
+                        FOR_REPO_SOLVABLES(repo, sid, s) {
+                                Id t;
+                                if (solvable_lookup_checksum(s, SOLVABLE_CHECKSUM, &t) && solvable_lookup_location(s, NULL))
+                                        with_chk++;
+                        }
+                        CHECK_INTEQ(with_chk, 23);
+                }
+                repomd_info_free(info);
+                free(err);
+                pool_free(pool);
+        }
+        /* Offline with an empty cache: says what is missing. */
+        plan_repo other = file_repo("never-fetched", dir);
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        repomd_info *info = NULL;
+        char *err = NULL;
+        CHECK_INTEQ(repomd_load(ctx, &other, "x86_64", true, pool, &repo, &info, &err), -ENOENT);
+        CHECK(err && strstr(err, "never-fetched") && strstr(err, "--offline"));
+        free(err);
+        pool_free(pool);
+        strv_free(other.baseurls);
+
+        /* A broken mirror is never cached: flip a byte, new repomd → nothing written. */
+        _cleanup_free_ char *bad = copy_repo("served-bad");
+        CHECK(sh("f='%s/repodata/%s'; printf 'x' | dd of=\"$f\" bs=1 seek=100 conv=notrunc status=none", bad, PRIMARY) == 0);
+        CHECK(sh("echo '<!-- changed -->' >> '%s/repodata/repomd.xml'", bad) == 0);
+        plan_repo br = file_repo("vsm-bad", bad);
+        pool = solve_pool_new("x86_64");
+        err = NULL;
+        CHECK_INTEQ(repomd_load(ctx, &br, "x86_64", false, pool, &repo, &info, &err), ERR_FETCH);
+        CHECK(err && strstr(err, "vsm-bad") && strstr(err, "checksum mismatch") && strstr(err, "file://"));
+        _cleanup_free_ char *badcache = xasprintf("%s/repodata/vsm-bad", cache);
+        CHECK(sh("ls '%s'/*.solv >/dev/null 2>&1", badcache) != 0);
+        free(err);
+        pool_free(pool);
+        strv_free(br.baseurls);
+        strv_free(pr.baseurls);
+        ctx_free(ctx);
+}
+
+static void test_unreachable(void) {
+        build_ctx *ctx = NULL;
+        CHECK(ctx_new(tmpdir, false, &ctx) == 0);
+        if (!ctx) return;
+        plan_repo r = { 0 };
+        r.id = (char *)"dead";
+        r.origin = (char *)"x.repo:3";
+        char **b = NULL;
+        strv_push(&b, xstrdup("http://127.0.0.1:9/alinux/2.1903/os/x86_64/"));
+        _cleanup_free_ char *missing = xasprintf("file://%s/nonexistent", tmpdir);
+        strv_push(&b, xstrdup(missing));
+        r.baseurls = b;
+        r.enabled = r.sslverify = true;
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        repomd_info *info = NULL;
+        char *err = NULL;
+        double t0 = now_seconds();
+        CHECK_INTEQ(repomd_load(ctx, &r, "x86_64", false, pool, &repo, &info, &err), -EHOSTUNREACH);
+        CHECK(now_seconds() - t0 < 10);
+        CHECK(err && strstr(err, "repo 'dead' (x.repo:3)") && strstr(err, "http://127.0.0.1:9/alinux/2.1903/os/x86_64/repodata/repomd.xml") &&
+              strstr(err, "nonexistent/repodata/repomd.xml"));
+        if (err) fprintf(stderr, "(expected) %s\n", err);
+        free(err);
+        strv_free(b);
+        pool_free(pool);
+        ctx_free(ctx);
+}
+
+static void test_download_errors(void) {
+        _cleanup_free_ char *dest = xasprintf("%s/dl", tmpdir);
+        char *err = NULL;
+        CHECK_INTEQ(repomd_download("file:///nonexistent/x", dest, true, &err), -EHOSTUNREACH);
+        CHECK(err && strstr(err, "file:///nonexistent/x"));
+        CHECK(!path_exists(dest));
+        free(err);
+        err = NULL;
+        CHECK(repomd_download("gopher://example/x", dest, true, &err) < 0);
+        free(err);
+}
+
+static void test_mirrorlists(void) {
+        char **v = repomd_parse_mirrorlist("# comment\n\nhttp://a.example/os/\n  https://b.example/os/  \nnot a url\n");
+        CHECK_INTEQ(strv_length(v), 2);
+        if (strv_length(v) == 2) {
+                CHECK_STREQ(v[0], "http://a.example/os/");
+                CHECK_STREQ(v[1], "https://b.example/os/");
+        }
+        strv_free(v);
+        v = repomd_parse_metalink(
+                "<?xml version=\"1.0\"?><metalink><files><file name=\"repomd.xml\"><resources>"
+                "<url protocol=\"https\" type=\"https\" preference=\"100\">https://m1.example/7/os/x86_64/repodata/repomd.xml</url>\n"
+                "<url protocol=\"rsync\" type=\"rsync\">rsync://m2.example/7/os/x86_64/repodata/repomd.xml</url>"
+                "<url protocol=\"http\">http://m3.example/7/os/x86_64/repodata/repomd.xml</url>"
+                "</resources></file></files></metalink>");
+        CHECK_INTEQ(strv_length(v), 2);
+        if (strv_length(v) == 2) {
+                CHECK_STREQ(v[0], "https://m1.example/7/os/x86_64/");
+                CHECK_STREQ(v[1], "http://m3.example/7/os/x86_64/");
+        }
+        strv_free(v);
+}
+
+/* repomd.xml.asc: good, tampered, unknown key.  Uses gpg to make a key. */
+static void test_signature(void) {
+        if (sh("command -v gpg >/dev/null") != 0) {
+                fprintf(stderr, "SKIP signature: no gpg\n");
+                return;
+        }
+        _cleanup_free_ char *g = xasprintf("%s/gnupg", tmpdir);
+        int r = sh("set -e; mkdir -m 700 -p '%1$s'; export GNUPGHOME='%1$s';"
+                   "for k in a b; do gpg -q --batch --passphrase '' --quick-gen-key \"test-$k <t@example>\" rsa2048 sign never 2>/dev/null;"
+                   "gpg -q --batch --armor --export \"test-$k\" > \"%1$s/key-$k.asc\"; done;"
+                   "printf '<repomd/>\\n' > '%1$s/data';"
+                   "gpg -q --batch --armor --detach-sign -u test-a -o '%1$s/data.asc' '%1$s/data';"
+                   "gpg -q --batch --detach-sign -u test-a -o '%1$s/data.sig' '%1$s/data';"
+                   "gpgconf --kill all 2>/dev/null || true",
+                   g);
+        CHECK(r == 0);
+        if (r) return;
+        _cleanup_free_ char *data = xasprintf("%s/data", g), *asc = xasprintf("%s/data.asc", g),
+                            *sig = xasprintf("%s/data.sig", g), *ka = xasprintf("%s/key-a.asc", g),
+                            *kb = xasprintf("%s/key-b.asc", g);
+        char *keys_ab[] = { kb, ka, NULL }, *keys_b[] = { kb, NULL };
+        char *err = NULL;
+        CHECK_INTEQ(repomd_verify_signature(data, asc, keys_ab, &err), 0);
+        free(err), err = NULL;
+        CHECK_INTEQ(repomd_verify_signature(data, sig, keys_ab, &err), 0); /* binary signature */
+        free(err), err = NULL;
+        CHECK_INTEQ(repomd_verify_signature(data, asc, keys_b, &err), ERR_FETCH);
+        CHECK(err && strstr(err, "not among the repo's gpgkey"));
+        free(err), err = NULL;
+        CHECK(sh("printf '<repomd>evil</repomd>\\n' > '%s'", data) == 0);
+        CHECK_INTEQ(repomd_verify_signature(data, asc, keys_ab, &err), ERR_FETCH);
+        CHECK(err && strstr(err, "BAD signature"));
+        free(err), err = NULL;
+        CHECK_INTEQ(repomd_verify_signature(data, data, keys_ab, &err), ERR_FETCH);
+        CHECK(err && strstr(err, "not an OpenPGP signature"));
+        free(err);
+}
+
+
+/* build --lock: a lock still matching the repo passes; a changed checksum,
+ * a vanished package, a changed local file are each named. */
+static void test_lock_verify(void) {
+        _cleanup_free_ char *dir = copy_repo("lockrepo");
+        _cleanup_free_ char *cache = xasprintf("%s/cache-lock", tmpdir);
+        setenv("IMGBUILD_CACHE_DIR", cache, 1);
+        build_ctx *ctx = NULL;
+        CHECK(ctx_new(tmpdir, false, &ctx) == 0);
+        if (!ctx) return;
+        plan p = { 0 };
+        p.arch = (char *)"x86_64";
+        plan_repo pr = file_repo("vsm", dir);
+        p.repos = &pr;
+        p.n_repos = 1;
+        lock *l = lock_new();
+        l->arch = xstrdup("x86_64");
+        lock_package *lp = lock_add_package(l);
+        lp->name = xstrdup("apr-util-ldap");
+        lp->version = xstrdup("1.5.2");
+        lp->release = xstrdup("6.el7");
+        lp->arch = xstrdup("x86_64");
+        lp->repo_id = xstrdup("vsm");
+        lp->location = xstrdup("x.rpm");
+        lp->checksum_type = xstrdup("sha256");
+        lp->checksum = xstrdup("33e99f77b7bdd71c8648bcaebeea3bb9ebf4190b09494148c14d84a94ca0250f");
+        CHECK_INTEQ(lock_verify_against_repos(ctx, &p, l), 0);
+        free(lp->checksum);
+        lp->checksum = xstrdup("00e99f77b7bdd71c8648bcaebeea3bb9ebf4190b09494148c14d84a94ca0250f");
+        CHECK_INTEQ(lock_verify_against_repos(ctx, &p, l), ERR_INPUT);
+        free(lp->checksum);
+        lp->checksum = xstrdup("33e99f77b7bdd71c8648bcaebeea3bb9ebf4190b09494148c14d84a94ca0250f");
+        free(lp->release);
+        lp->release = xstrdup("7.el7");
+        CHECK_INTEQ(lock_verify_against_repos(ctx, &p, l), ERR_INPUT);
+        free(lp->release);
+        lp->release = xstrdup("6.el7");
+        /* A --kernel-rpm entry is checked against its file. */
+        _cleanup_free_ char *local = xasprintf("%s/local.rpm", tmpdir);
+        CHECK(sh("printf 'not really an rpm' > '%s'", local) == 0);
+        char hex[SHA256_HEX_LEN + 1];
+        CHECK(sha256_file(local, hex) == 0);
+        lock_package *kp = lock_add_package(l);
+        kp->name = xstrdup("kernel");
+        kp->version = xstrdup("4.19.91");
+        kp->release = xstrdup("18.al7");
+        kp->arch = xstrdup("x86_64");
+        kp->repo_id = xstrdup("@local");
+        kp->location = xstrdup(local);
+        kp->checksum_type = xstrdup("sha256");
+        kp->checksum = xstrdup(hex);
+        CHECK_INTEQ(lock_verify_against_repos(ctx, &p, l), 0);
+        CHECK(sh("printf 'changed' >> '%s'", local) == 0);
+        CHECK_INTEQ(lock_verify_against_repos(ctx, &p, l), ERR_INPUT);
+        /* Repo gone: a fetch error, not a stale lock. */
+        strv_free(pr.baseurls);
+        pr = file_repo("vsm", "/nonexistent");
+        CHECK_INTEQ(lock_verify_against_repos(ctx, &p, l), ERR_FETCH);
+        strv_free(pr.baseurls);
+        lock_free(l);
+        ctx_free(ctx);
+}
+
+static void setup(void) {
+        char t[] = "/tmp/test_repomd.XXXXXX";
+        tmpdir = xstrdup(mkdtemp(t));
+}
+
+static void teardown(void) {
+        rm_rf(tmpdir);
+        free(tmpdir);
+}
+
+TEST_MAIN(setup, test_real_repodata_loads, test_one_byte_changed, test_truncated_gzip, test_bad_repomd, test_load_and_cache,
+          test_unreachable, test_download_errors, test_mirrorlists, test_signature, test_lock_verify, teardown)
