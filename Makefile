@@ -4,7 +4,7 @@
 CC      ?= gcc
 PKGS    := libsolv libsolvext rpm libguestfs zlib libcurl inih json-c yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb -lpthread
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb -lpthread -lcrypt
 WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ibuilder -MMD -MP
@@ -20,6 +20,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJS  := $(LIB_SRCS:builder/%.c=build/fuzzobj/%.o)
 FUZZ_SECONDS ?= 20
 
+.SECONDARY: $(FUZZ_OBJS)
 .PHONY: all check check-quick check-unit check-fuzz check-integration fixture demo deps fuzz bench clean
 
 all: builder/imgbuild

@@ -66,6 +66,8 @@ static char *clean_line(const char *in, size_t n) {
                         if (i + 1 < n && in[i + 1] == '[') {
                                 i += 2;
                                 while (i < n && !((unsigned char)in[i] >= 0x40 && (unsigned char)in[i] <= 0x7e)) i++;
+                        } else if (i + 1 < n) {
+                                i++;    /* two-byte escapes: ESC c (reset) … */
                         }
                         continue;
                 }
@@ -105,7 +107,9 @@ static void scan_line(boot_scan *s, const char *raw, size_t n, double t, bool pa
                 if (strstr(l, "DataSourceNone"))
                         decide(s, BOOT_CLOUDINIT_ERROR, "cloud-init found no data source (DataSourceNone): the seed was not read", t);
         }
-        if (strstr(l, "Kernel panic - not syncing"))
+        if (strstr(l, "Boot failed: ") || strstr(l, "No bootable device"))
+                decide(s, BOOT_NOT_BOOTABLE, l, t);
+        else if (strstr(l, "Kernel panic - not syncing"))
                 decide(s, BOOT_PANIC, l, t);
         else if (strstr(l, "You are in emergency mode") || strstr(l, "Entering emergency mode") ||
                  strstr(l, "Dropping to a shell") || strstr(l, "grub rescue>"))
@@ -156,6 +160,7 @@ const char *boot_verdict_name(boot_verdict v) {
         case BOOT_PANIC: return "kernel panic";
         case BOOT_EMERGENCY: return "emergency shell";
         case BOOT_FAILED_UNIT: return "failed systemd unit";
+        case BOOT_NOT_BOOTABLE: return "not bootable";
         case BOOT_QEMU_EXIT: return "qemu exited";
         case BOOT_CLOUDINIT_ERROR: return "cloud-init did not run the seed";
         case BOOT_INTERRUPTED: return "interrupted";
@@ -276,7 +281,7 @@ static int stop_qemu(pid_t pid) {
         return status;
 }
 
-static char *file_tail(const char *path, int lines) {
+char *boot_console_tail(const char *path, int lines) {
         char *data = NULL;
         size_t len;
         if (read_file(path, &data, &len) < 0) return xstrdup("");
@@ -303,7 +308,7 @@ typedef struct run_state {
 
 /* One boot attempt with the given accelerator. */
 static int boot_once(const boot_options *o, const char *format, const char *seed, const char *accel,
-                     const char *log_path, const char *qemu_log, boot_scan *scan, run_state *st) {
+                     const char *log_path, const char *qemu_log, const char *sercon, boot_scan *scan, run_state *st) {
         int logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (logfd < 0) return -errno;
         close(logfd);
@@ -328,6 +333,7 @@ static int boot_once(const boot_options *o, const char *format, const char *seed
         _cleanup_free_ char *disk = xasprintf("file=%s,if=none,id=disk0,format=%s,snapshot=on,cache=unsafe", img_esc, format);
         _cleanup_free_ char *seedd = xasprintf("file=%s,if=none,id=seed0,format=raw,readonly=on", seed_esc);
         _cleanup_free_ char *chardev = xasprintf("file,id=con0,path=%s", log_esc);
+        _cleanup_free_ char *fwcfg = xasprintf("name=etc/sercon-port,file=%s", sercon);
         char *argv[64];
         size_t n = 0;
         argv[n++] = "qemu-system-x86_64";
@@ -369,6 +375,12 @@ static int boot_once(const boot_options *o, const char *format, const char *seed
         argv[n++] = "-boot";
         argv[n++] = "strict=on,reboot-timeout=0";
         argv[n++] = "-no-reboot";
+        /* SeaBIOS mirrors its screen to the serial port: "Boot failed: not
+         * a bootable disk" lands in the log (qemu warns about the name). */
+        if (!strchr(sercon, ',')) {
+                argv[n++] = "-fw_cfg";
+                argv[n++] = fwcfg;
+        }
         argv[n] = NULL;
 
         st->started = now_seconds();
@@ -438,6 +450,7 @@ int boot_test_run(const boot_options *o, boot_result **ret, char **ret_error) {
         boot_result *res = xcalloc(1, sizeof *res);
         _cleanup_free_ char *seed = NULL;
         _cleanup_free_ char *qemu_log = NULL;
+        _cleanup_free_ char *sercon = NULL;
         if (o->seed) {
                 seed = xstrdup(o->seed);
         } else {
@@ -457,11 +470,18 @@ int boot_test_run(const boot_options *o, boot_result **ret, char **ret_error) {
         free(qemu_log);
         qemu_log = xasprintf("%s.qemu.log", res->log_path);
 
+        /* SeaBIOS reads the port as a little-endian integer: 0x3f8 = COM1. */
+        sercon = xasprintf("%s/sercon-port", dir);
+        r = write_file_atomic(sercon, "\xf8\x03", 2, 0644);
+        if (r < 0) {
+                *ret_error = xasprintf("cannot write %s: %s", sercon, strerror(-r));
+                goto fail;
+        }
         const char *accel = o->accel ? o->accel : kvm_works() ? "kvm" : "tcg";
         for (int attempt = 0;; attempt++) {
                 boot_scan *scan = boot_scan_new(res->marker);
                 run_state st = { 0 };
-                int v = boot_once(o, format, seed, accel, res->log_path, qemu_log, scan, &st);
+                int v = boot_once(o, format, seed, accel, res->log_path, qemu_log, sercon, scan, &st);
                 if (v < 0) {
                         boot_scan_free(scan);
                         r = v;
@@ -474,7 +494,7 @@ int boot_test_run(const boot_options *o, boot_result **ret, char **ret_error) {
                  * console output.  Go again under TCG. */
                 if (v == BOOT_QEMU_EXIT && !strcmp(accel, "kvm") && !o->accel && attempt == 0 &&
                     now_seconds() - st.started < 15 && t_kernel < 0) {
-                        _cleanup_free_ char *why = file_tail(qemu_log, 3);
+                        _cleanup_free_ char *why = boot_console_tail(qemu_log, 3);
                         log_warn("boot-test: qemu could not use KVM (%s); using TCG", why);
                         boot_scan_free(scan);
                         accel = "tcg";
@@ -486,7 +506,7 @@ int boot_test_run(const boot_options *o, boot_result **ret, char **ret_error) {
                 res->t_total = now_seconds() - st.started;
                 const char *d = boot_scan_detail(scan);
                 if (v == BOOT_QEMU_EXIT) {
-                        _cleanup_free_ char *q = file_tail(qemu_log, 5);
+                        _cleanup_free_ char *q = boot_console_tail(qemu_log, 5);
                         struct stat sb;
                         bool silent = stat(res->log_path, &sb) == 0 && sb.st_size == 0;
                         res->detail = xasprintf("qemu ended before cloud-init finished (%s)%s%s%s",

@@ -24,6 +24,7 @@ typedef enum boot_verdict {
         BOOT_PANIC,
         BOOT_EMERGENCY,
         BOOT_FAILED_UNIT,
+        BOOT_NOT_BOOTABLE,      /* the firmware found nothing to boot */
         BOOT_QEMU_EXIT,         /* qemu ended before cloud-init finished */
         BOOT_CLOUDINIT_ERROR,   /* finished, but without the marker */
         BOOT_INTERRUPTED,
@@ -55,6 +56,10 @@ int boot_scan_feed(boot_scan *s, const char *data, size_t len, double t);
 /* Times (seconds, < 0 = unseen) and the line that decided. */
 void boot_scan_times(const boot_scan *s, double *ret_kernel, double *ret_login, double *ret_cloudinit);
 const char *boot_scan_detail(const boot_scan *s);
+
+/* The last lines of a console log with colour codes and \r removed;
+ * caller frees. */
+char *boot_console_tail(const char *path, int lines);
 
 /* Runs the boot.  Returns 0 with *ret filled for any verdict (PASS or not),
  * or ERR_BAD_IMAGE / ERR_INPUT / -errno when qemu could not be started at

@@ -1682,6 +1682,18 @@ static const struct item_def {
 /* ------------------------------------------------------------------ */
 /* gathering                                                           */
 
+/* LVM UUIDs: pv_uuid is 32 chars, not NUL-terminated; others may carry dashes. */
+static bool uuid_eq(const char pv[32], const char *u) {
+        size_t k = 0;
+        for (size_t i = 0; i < 32; i++) {
+                while (u[k] == '-') k++;
+                if (!u[k] || u[k] != pv[i]) return false;
+                k++;
+        }
+        while (u[k] == '-') k++;
+        return u[k] == '\0';
+}
+
 /* The whole-disk device a mountable lives on (through LVM), NULL if unknown. */
 static char *mountable_disk(guestfs_h *g, const char *m, bool *ret_lvm, int *ret_partnum) {
         *ret_lvm = false;
@@ -1709,7 +1721,7 @@ static char *mountable_disk(guestfs_h *g, const char *m, bool *ret_lvm, int *ret
                 struct guestfs_lvm_pv_list *pvs = uuids ? guestfs_pvs_full(g) : NULL;
                 for (size_t i = 0; pvs && i < pvs->len && !dev; i++)
                         for (size_t k = 0; uuids[k] && !dev; k++)
-                                if (!memcmp(pvs->val[i].pv_uuid, uuids[k], 32)) dev = xstrdup(pvs->val[i].pv_name);
+                                if (uuid_eq(pvs->val[i].pv_uuid, uuids[k])) dev = xstrdup(pvs->val[i].pv_name);
                 if (pvs) guestfs_free_lvm_pv_list(pvs);
                 free_strings(uuids);
                 free(vg);

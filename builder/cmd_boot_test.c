@@ -49,22 +49,9 @@ static int parse_int(const char *opt, const char *s, int min, int max, int *ret)
 }
 
 static void print_tail(const char *path, int lines) {
-        char *data = NULL;
-        size_t len;
-        if (read_file(path, &data, &len) < 0) return;
-        size_t start = len;
-        int seen = 0;
-        while (start > 0) {
-                if (data[start - 1] == '\n' && start != len && ++seen >= lines) break;
-                start--;
-        }
-        fprintf(stderr, "---- last %d lines of the console log ----\n", lines);
-        for (size_t i = start; i < len; i++)
-                if (data[i] != '\r' && (data[i] == '\n' || data[i] == '\t' || (unsigned char)data[i] >= 0x20))
-                        fputc(data[i], stderr);
-        if (len && data[len - 1] != '\n') fputc('\n', stderr);
-        fprintf(stderr, "---- end of console log ----\n");
-        free(data);
+        _cleanup_free_ char *tail = boot_console_tail(path, lines);
+        fprintf(stderr, "---- last %d lines of the console log ----\n%s%s---- end of console log ----\n", lines, tail,
+                *tail ? "\n" : "");
 }
 
 static void print_time(const char *what, double t) {

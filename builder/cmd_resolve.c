@@ -36,7 +36,25 @@ static char *per_repo_counts(const lock *l) {
         return s ? s : xstrdup("none");
 }
 
+/* "-o -" asks for stdout; the plan stores -o as an absolute path, so look
+ * at the command line itself. */
+static bool lock_to_stdout(int argc, char **argv) {
+        bool yes = false;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--")) break;
+                if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--lock-out")) && i + 1 < argc) {
+                        yes = !strcmp(argv[i + 1], "-");
+                        i++;
+                } else if (!strcmp(argv[i], "-o-") || !strcmp(argv[i], "--lock-out=-"))
+                        yes = true;
+                else if (str_startswith(argv[i], "--lock-out=") || (str_startswith(argv[i], "-o") && argv[i][1] == 'o'))
+                        yes = false;
+        }
+        return yes;
+}
+
 int cmd_resolve(int argc, char **argv) {
+        bool to_stdout = lock_to_stdout(argc, argv);
         plan *p = NULL;
         int r = plan_from_args(argc, argv, &p);
         if (r == PLAN_HELP) return EXIT_OK;
@@ -70,7 +88,7 @@ int cmd_resolve(int argc, char **argv) {
         counts = per_repo_counts(l);
 
         const char *out = p->lock_out;
-        if (out && !strcmp(out, "-")) {
+        if (to_stdout) {
                 _cleanup_free_ char *json = lock_to_json(l);
                 fputs(json, stdout);
                 if (fflush(stdout) != 0) {
@@ -94,7 +112,7 @@ int cmd_resolve(int argc, char **argv) {
         }
         log_info("resolved %zu packages, %.1f MiB to download (%s); kernel: %s", l->n_packages,
                  (double)bytes / (1024.0 * 1024.0), counts, kernel_nevra ? kernel_nevra : "none");
-        if (!(p->lock_out && !strcmp(p->lock_out, "-"))) log_info("lock file: %s", out);
+        if (!to_stdout) log_info("lock file: %s", out);
 out:
         lock_free(l);
         ctx_free(ctx);

@@ -337,7 +337,10 @@ static int handler(void *user, const char *section, const char *key, const char 
                              section, key);
         } else if (!strcmp(key, "mirrorlist") || !strcmp(key, "metalink")) {
                 char **v = NULL;
-                if (!push_urls(c, ln, key, value, &v, true)) return 0;
+                if (!push_urls(c, ln, key, value, &v, true)) {
+                        strv_free(v);
+                        return 0;
+                }
                 if (strv_length(v) != 1) {
                         strv_free(v);
                         return rfail(c, ln, "[%s] %s: exactly one URL expected", section, key);

@@ -264,7 +264,7 @@ int repomd_verify_signature(const char *data_path, const char *sig_path, char *c
         pgpDigParams sig = NULL;
         int r = read_pgp_blocks(sig_path, &sigpkts, &siglens);
         if (r < 0 || pgpPrtParams(sigpkts[0], siglens[0], PGPTAG_SIGNATURE, &sig) < 0) {
-                *ret_error = xasprintf("%s is not an OpenPGP signature", sig_path);
+                *ret_error = xasprintf("%s is not an OpenPGP signature", strrchr(sig_path, '/') ? strrchr(sig_path, '/') + 1 : sig_path);
                 if (r > 0) free_blocks(sigpkts, siglens, r);
                 return ERR_FETCH;
         }
@@ -309,9 +309,8 @@ int repomd_verify_signature(const char *data_path, const char *sig_path, char *c
         free(data);
         pgpDigParamsFree(sig);
         if (r < 0)
-                *ret_error = key_found
-                        ? xasprintf("BAD signature: %s does not match %s (key %s)", sig_path, data_path, want)
-                        : xasprintf("%s is signed by key %s, which is not among the repo's gpgkey files", data_path, want);
+                *ret_error = key_found ? xasprintf("BAD signature (key %s): the file is not what was signed", want)
+                                       : xasprintf("signed by key %s, which is not among the repo's gpgkey files", want);
         return r;
 }
 
@@ -656,7 +655,14 @@ static int check_signature(build_ctx *ctx, const plan_repo *r, const char *dir, 
         strv_free(keys);
         if (q < 0) {
                 _cleanup_free_ char *u = url_join(base, "repodata/repomd.xml");
-                *ret_error = xasprintf("repo '%s': %s: %s", r->id, u, err);
+                char *kl = NULL;
+                for (size_t i = 0; r->gpgkeys[i]; i++) {
+                        char *t = xasprintf("%s%s%s", kl ? kl : "", kl ? " " : "", r->gpgkeys[i]);
+                        free(kl);
+                        kl = t;
+                }
+                *ret_error = xasprintf("repo '%s': %s: %s (gpgkey: %s)", r->id, u, err, kl);
+                free(kl);
                 free(err);
                 return ERR_FETCH;
         }

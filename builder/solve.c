@@ -321,20 +321,52 @@ int solve_pool(Pool *pool, const plan *p, lock **ret_lock, char **ret_error, cha
         Queue job;
         queue_init(&job);
 
-        /* Groups: @core first unless --nocore. */
-        plan_group core = { .id = (char *)"core" };
-        size_t ng = pk->n_groups;
-        bool have_core = false;
-        for (size_t i = 0; i < ng; i++)
-                if (!strcmp(pk->groups[i].id, "core")) have_core = true;
+        /* Groups: the kickstart's, the environment's, @core unless --nocore;
+         * minus "-@group" entries. */
+        plan_group *gl = NULL;
+        size_t ngl = 0;
+#define ADD_GROUP(gid, nodef, opt) do { \
+                bool dup_ = false; \
+                for (size_t k_ = 0; k_ < ngl; k_++) if (!strcmp(gl[k_].id, (gid))) dup_ = true; \
+                if (!dup_ && !strv_contains(pk->exclude_groups, (gid))) { \
+                        gl = xrealloc(gl, (ngl + 1) * sizeof *gl); \
+                        gl[ngl++] = (plan_group){ .id = xstrdup(gid), .nodefaults = (nodef), .optional = (opt) }; \
+                } } while (0)
+        for (size_t i = 0; i < pk->n_groups; i++) ADD_GROUP(pk->groups[i].id, pk->groups[i].nodefaults, pk->groups[i].optional);
+        if (pk->environment) {
+                _cleanup_free_ char *en = xasprintf("environment:%s", pk->environment);
+                Id enid = pool_str2id(pool, en, 0);
+                Solvable *es = NULL;
+                Id esid;
+                if (enid) {
+                        FOR_POOL_SOLVABLES(esid) {
+                                if (pool->solvables[esid].name == enid) es = pool->solvables + esid;
+                        }
+                }
+                if (!es) {
+                        sb_printf(pk->ignoremissing ? &warn : &err, "%senvironment '@^%s' is not in any repo's comps",
+                                  (pk->ignoremissing ? warn.len : err.len) ? "\n" : "", pk->environment);
+                } else {
+                        Queue eq;
+                        queue_init(&eq);
+                        solvable_lookup_deparray(es, SOLVABLE_REQUIRES, &eq, -1);
+                        for (int k = 0; k < eq.count; k++) {
+                                const char *gn = pool_id2str(pool, eq.elements[k]);
+                                if (!ISRELDEP(eq.elements[k]) && str_startswith(gn, "group:")) ADD_GROUP(gn + 6, false, false);
+                        }
+                        queue_free(&eq);
+                }
+        }
+        if (!pk->nocore) ADD_GROUP("core", false, false);
+#undef ADD_GROUP
         Queue names;
         queue_init(&names);
-        for (size_t i = 0; i <= ng; i++) {
-                const plan_group *g = i < ng ? &pk->groups[i] : (!pk->nocore && !have_core ? &core : NULL);
-                if (!g) continue;
+        for (size_t i = 0; i < ngl; i++) {
+                const plan_group *g = &gl[i];
                 Solvable *gs = find_group(pool, g->id);
                 if (!gs) {
-                        if (pk->ignoremissing || (g == &core))
+                        bool implicit_core = !strcmp(g->id, "core") && !pk->nocore;
+                        if (pk->ignoremissing || implicit_core)
                                 sb_printf(&warn, "%sgroup '%s' is not in any repo's comps; skipped", warn.len ? "\n" : "", g->id);
                         else
                                 sb_printf(&err, "%sgroup '@%s' is not in any repo's comps", err.len ? "\n" : "", g->id);
@@ -344,6 +376,8 @@ int solve_pool(Pool *pool, const plan *p, lock **ret_lock, char **ret_error, cha
                 if (!g->nodefaults) group_names(gs, SOLVABLE_RECOMMENDS, &names);
                 if (g->optional) group_names(gs, SOLVABLE_SUGGESTS, &names);
         }
+        for (size_t i = 0; i < ngl; i++) free(gl[i].id);
+        free(gl);
         int group_missing = 0;
         bool want_kernel = pk->kernel_rpm || pk->kernel_pin;
         for (int i = 0; i < names.count; i++) {

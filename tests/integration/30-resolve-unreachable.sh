@@ -36,10 +36,10 @@ check_fast_failure "resolve" 15 base "https://mirrors.aliyun.com/alinux/2.1903/o
         "$IMGBUILD" resolve --release 20190619 -o "$WORK/x.lock"
 [ ! -e "$WORK/x.lock" ] || fail "a lock file was written"
 
-# A black-holed address (no DNS failure to make it quick): the connect
+# An unroutable address (TEST-NET-1, no DNS involved): the connect
 # timeout must bound it.
-check_fast_failure "resolve, black-holed host" 15 base "http://10.255.255.1/alinux/" \
-        "$IMGBUILD" resolve --release 20190619 --repo-url base=http://10.255.255.1/alinux/ -o "$WORK/x.lock"
+check_fast_failure "resolve, unroutable address" 15 base "http://192.0.2.1/alinux/" \
+        "$IMGBUILD" resolve --release 20190619 --repo-url base=http://192.0.2.1/alinux/ -o "$WORK/x.lock"
 
 # The default command (build) goes through the same stage.
 "$IMGBUILD" --release 20190619 --help > /dev/null 2>&1

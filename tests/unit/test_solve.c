@@ -293,6 +293,9 @@ static const tcase cases[] = {
           "core:nodefaults", false, false, false, NULL, 0, "a-1-1.x86_64@os", NULL },
         { "group: --optional", "repo os\npkg a 1-1 x86_64\npkg b 1-1 x86_64\npkg c 1-1 x86_64\ngroup web M:a D:b O:c\n", "",
           NULL, "web:optional", true, false, false, NULL, 0, "a-1-1.x86_64@os b-1-1.x86_64@os c-1-1.x86_64@os", NULL },
+        { "group: -@core drops the implicit @core",
+          "repo os\npkg a 1-1 x86_64\npkg b 1-1 x86_64\ngroup core M:a\ngroup web M:b\n", "", NULL, "web,-core", false, false,
+          false, NULL, 0, "b-1-1.x86_64@os", NULL },
         { "group: --nocore", "repo os\npkg a 1-1 x86_64\npkg b 1-1 x86_64\ngroup core M:a\n", "b", NULL, NULL, true, false, false,
           NULL, 0, "b-1-1.x86_64@os", NULL },
         { "group: excluded and missing members are skipped",
@@ -363,7 +366,12 @@ static void run_case(const tcase *tc) {
         char **gspec = tc->groups ? split_commas(tc->groups) : NULL;
         plan_group groups[8];
         size_t ng = 0;
+        char **exgroups = NULL;
         for (size_t i = 0; gspec && gspec[i] && ng < 8; i++) {
+                if (gspec[i][0] == '-') { /* "-@group" */
+                        strv_push(&exgroups, xstrdup(gspec[i] + 1));
+                        continue;
+                }
                 char *c = strchr(gspec[i], ':');
                 groups[ng] = (plan_group){ .id = gspec[i] };
                 if (c) {
@@ -377,6 +385,7 @@ static void run_case(const tcase *tc) {
         p.packages.excludes = excl;
         p.packages.groups = groups;
         p.packages.n_groups = ng;
+        p.packages.exclude_groups = exgroups;
         p.packages.nocore = tc->nocore;
         p.packages.ignoremissing = tc->ignoremissing;
         p.packages.exclude_weakdeps = tc->noweak;
@@ -414,6 +423,7 @@ static void run_case(const tcase *tc) {
         strv_free(names);
         strv_free(excl);
         strv_free(gspec);
+        strv_free(exgroups);
         free_plan_repos(&p);
         pool_free(pool);
 }
@@ -547,8 +557,8 @@ static void test_real_comps(void) {
 
 /* Solve @core of the real 7.4 comps against a repo that has one package per
  * comps name: the result is exactly mandatory + default (76), or mandatory
- * only (45) with --nodefaults. */
-static void solve_real_core(bool nodefaults, size_t expect) {
+ * only (45) with --nodefaults; the environment @^minimal is @core. */
+static void solve_real_core(bool nodefaults, const char *environment, size_t expect) {
         _cleanup_free_ char *rd = realdata();
         _cleanup_free_ char *path = xasprintf("%s/catscarlet-makeiso-animalism-7.4.1708/"
                                               "38b60f66d52704cffb8696750b2b6552438c1ace283bc2cf22408b0ba0e4cbfa-c7-x86_64-comps.xml",
@@ -592,8 +602,14 @@ static void solve_real_core(bool nodefaults, size_t expect) {
         plan p = { 0 };
         p.arch = (char *)"x86_64";
         plan_group g = { .id = (char *)"core", .nodefaults = nodefaults };
-        p.packages.groups = &g;
-        p.packages.n_groups = 1;
+        if (environment) {
+                /* @^minimal = @core; no explicit groups, no implicit core. */
+                p.packages.environment = (char *)environment;
+                p.packages.nocore = true;
+        } else {
+                p.packages.groups = &g;
+                p.packages.n_groups = 1;
+        }
         lock *l = NULL;
         char *err = NULL;
         CHECK_INTEQ(solve_pool(pool, &p, &l, &err, NULL), 0);
@@ -604,8 +620,9 @@ static void solve_real_core(bool nodefaults, size_t expect) {
 }
 
 static void test_real_core_solve(void) {
-        solve_real_core(false, 45 + 31);
-        solve_real_core(true, 45);
+        solve_real_core(false, NULL, 45 + 31);
+        solve_real_core(true, NULL, 45);
+        solve_real_core(false, "minimal", 45 + 31);
 }
 
 TEST_MAIN(test_table, test_order_and_fields, test_real_comps, test_real_core_solve)
