@@ -1,10 +1,113 @@
-/* pipeline.c — see pipeline.h. */
+/* pipeline.c — see pipeline.h.  One context, stages in order; each stage
+ * reports its own errors, so this file only sequences, times and cleans. */
 #include "pipeline.h"
 
-#include "commands.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "configure.h"
+#include "context.h"
+#include "convert.h"
+#include "disk.h"
+#include "fetch.h"
+#include "install.h"
+#include "lock.h"
+#include "manifest.h"
+#include "solve.h"
+#include "sysprep.h"
 #include "util.h"
 
+/* The package set: solved now, or read from --lock and re-verified. */
+static int stage_resolve(build_ctx *ctx, const plan *p, lock **ret) {
+        if (!p->lock_file) return solve_plan(ctx, p, ret);
+        lock *l = NULL;
+        char *err = NULL;
+        int r = lock_read(p->lock_file, &l, &err);
+        if (r < 0) {
+                log_error("%s", err);
+                free(err);
+                return r;
+        }
+        r = lock_verify_against_repos(ctx, p, l);
+        if (r < 0) {
+                lock_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+/* The ECS compliance check runs on the assembled disk before any output is
+ * committed, so a non-compliant image never lands at a final path. */
+static int stage_check(const plan *p, const char *raw) {
+        int failed = 0;
+        int r = check_image(raw, p->profile, false, stdout, &failed);
+        if (r < 0) return r;
+        if (failed > 0) {
+                log_error("the image fails %d ECS import check(s) (see above); fix them or build with --no-check", failed);
+                return ERR_CHECK;
+        }
+        return 0;
+}
+
+static void print_summary(const build_ctx *ctx, char *const *outputs) {
+        double total = 0;
+        log_info("stage timings:");
+        for (size_t i = 0; i < ctx->n_stages; i++) {
+                log_info("  %-10s %7.1f s", ctx->stages[i].name, ctx->stages[i].seconds);
+                total += ctx->stages[i].seconds;
+        }
+        log_info("  %-10s %7.1f s", "total", total);
+        for (size_t i = 0; outputs && outputs[i]; i++) printf("%s\n", outputs[i]);
+}
+
 int pipeline_run(const plan *p) {
-        (void)p;
-        return cmd_unavailable("build");
+        build_ctx *ctx = NULL;
+        int r = ctx_new(NULL, p->keep_work, &ctx);
+        if (r < 0) {
+                log_error("cannot create a work directory: %s", strerror(-r));
+                return EXIT_INTERNAL;
+        }
+        lock *l = NULL;
+        char **rpms = NULL, **outputs = NULL;
+        char *root = xasprintf("%s/root", ctx->work_dir);
+        char *raw = xasprintf("%s/disk.raw", ctx->work_dir);
+
+        ctx_stage_begin(ctx, "resolve");
+        if ((r = stage_resolve(ctx, p, &l)) < 0) goto out;
+        ctx_stage_begin(ctx, "fetch");
+        if ((r = fetch_packages(ctx, p, l, &rpms)) < 0) goto out;
+        ctx_stage_begin(ctx, "install");
+        if ((r = install_packages(ctx, p, l, rpms, root)) < 0) goto out;
+        ctx_stage_begin(ctx, "configure");
+        if ((r = configure_root(ctx, p, root)) < 0) goto out;
+        ctx_stage_begin(ctx, "sysprep");
+        if ((r = sysprep_root(ctx, p, root)) < 0) goto out;
+        ctx_stage_begin(ctx, "assemble");
+        if ((r = disk_assemble(ctx, p, root, raw)) < 0) goto out;
+        if (p->check) {
+                ctx_stage_begin(ctx, "check");
+                if ((r = stage_check(p, raw)) < 0) goto out;
+        }
+        ctx_stage_begin(ctx, "convert");
+        if ((r = convert_images(ctx, p, raw, &outputs)) < 0) goto out;
+        ctx_stage_begin(ctx, "manifest");
+        if ((r = manifest_write(ctx, p, l, outputs)) < 0) goto out;
+        ctx_stage_end(ctx);
+        print_summary(ctx, outputs);
+out:
+        ctx_stage_end(ctx);
+        if (r == ERR_INTERRUPTED || interrupted()) {
+                log_error("interrupted; no output was written");
+                r = ERR_INTERRUPTED;
+        }
+        strv_free(rpms);
+        strv_free(outputs);
+        lock_free(l);
+        free(root);
+        free(raw);
+        ctx_free(ctx);
+        return exit_code_for(r);
 }
