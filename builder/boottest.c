@@ -93,6 +93,10 @@ static void scan_line(boot_scan *s, const char *raw, size_t n, double t, bool pa
         if (strstr(l, " login: ") || (str_endswith(l, " login:") && !strstr(l, "Last login"))) {
                 if (s->t_login < 0 && !strstr(l, "Last login")) s->t_login = t;
         }
+        /* grub's rescue prompt waits without a newline too. */
+        if (strstr(l, "grub rescue>")) decide(s, BOOT_EMERGENCY, "grub rescue> (the boot loader found no usable config or modules)", t);
+        if (str_startswith(l, "(initramfs) ") || str_startswith(l, "dracut:/#"))
+                decide(s, BOOT_EMERGENCY, "an initramfs shell prompt: the root file system could not be mounted", t);
         if (partial) return;
         if (s->t_kernel < 0 && strstr(l, "Linux version ")) s->t_kernel = t;
         if (s->marker && s->t_marker < 0 && strstr(l, s->marker)) s->t_marker = t;
@@ -112,7 +116,7 @@ static void scan_line(boot_scan *s, const char *raw, size_t n, double t, bool pa
         else if (strstr(l, "Kernel panic - not syncing"))
                 decide(s, BOOT_PANIC, l, t);
         else if (strstr(l, "You are in emergency mode") || strstr(l, "Entering emergency mode") ||
-                 strstr(l, "Dropping to a shell") || strstr(l, "grub rescue>"))
+                 strstr(l, "Dropping to a shell"))
                 decide(s, BOOT_EMERGENCY, l, t);
         else if (strstr(l, "Failed to start "))
                 decide(s, BOOT_FAILED_UNIT, l, t);
@@ -138,7 +142,7 @@ int boot_scan_feed(boot_scan *s, const char *data, size_t len, double t) {
                         decide(s, BOOT_PASS, s->finished_line, t);
                 else if (t - s->t_cloudinit > MARKER_GRACE)
                         decide(s, BOOT_CLOUDINIT_ERROR,
-                               "cloud-init finished but the seed's marker never reached the console (user-data not run?)", t);
+                               "cloud-init finished but the expected marker never reached the console (user-data not run?)", t);
         }
         return s->verdict;
 }
@@ -366,7 +370,7 @@ static int boot_once(const boot_options *o, const char *format, const char *seed
         argv[n++] = "-netdev";
         argv[n++] = "user,id=net0";
         argv[n++] = "-device";
-        argv[n++] = "virtio-net-pci,netdev=net0";
+        argv[n++] = "virtio-net-pci,netdev=net0,romfile=";     /* no iPXE: we never netboot */
         argv[n++] = "-chardev";
         argv[n++] = chardev;
         argv[n++] = "-serial";
@@ -453,6 +457,7 @@ int boot_test_run(const boot_options *o, boot_result **ret, char **ret_error) {
         _cleanup_free_ char *sercon = NULL;
         if (o->seed) {
                 seed = xstrdup(o->seed);
+                res->marker = xstrdup(o->expect);
         } else {
                 char id[40] = "";
                 random_hex(id, sizeof id);
@@ -518,11 +523,13 @@ int boot_test_run(const boot_options *o, boot_result **ret, char **ret_error) {
                 } else if (v == BOOT_TIMEOUT) {
                         struct stat sb;
                         bool silent = stat(res->log_path, &sb) == 0 && sb.st_size == 0;
-                        res->detail = xasprintf("no cloud-init \"finished\" line within %d s%s",
+                        _cleanup_free_ char *last = boot_console_tail(res->log_path, 1);
+                        res->detail = xasprintf("no cloud-init \"finished\" line within %d s%s%s%s",
                                                 o->timeout > 0 ? o->timeout : BOOT_DEFAULT_TIMEOUT,
                                                 silent ? "; nothing on the serial console (no console=ttyS0, or the "
                                                          "disk did not boot)"
-                                                       : "");
+                                                       : "",
+                                                !silent && *last ? "; stuck after: " : "", !silent ? last : "");
                 } else {
                         res->detail = xstrdup(d ? d : "");
                 }

@@ -9,6 +9,7 @@
 typedef struct boot_options {
         const char *image;
         const char *seed;       /* NULL = make one whose user-data prints a marker */
+        const char *expect;     /* with a given seed: text that must also reach the console */
         const char *log_path;   /* console log; NULL = <image dir>/<image>.console.log */
         int timeout;            /* seconds for the whole boot; 0 = default */
         int memory_mib;         /* 0 = 2048 */

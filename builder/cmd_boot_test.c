@@ -22,6 +22,8 @@ static void usage(FILE *f) {
                 "Options:\n"
                 "  -s, --seed FILE      NoCloud seed to attach (default: make one whose user-data\n"
                 "                       prints a unique marker on the console, and wait for it)\n"
+                "  -e, --expect TEXT    with --seed: TEXT must also appear on the console (e.g. a\n"
+                "                       marker your user-data prints to /dev/ttyS0)\n"
                 "  -t, --timeout SECS   give up after SECS (default %d)\n"
                 "  -l, --log FILE       console log (kept; default under $TMPDIR or /var/tmp)\n"
                 "      --accel A        kvm or tcg (default: kvm when /dev/kvm works)\n"
@@ -67,6 +69,7 @@ int cmd_boot_test(int argc, char **argv) {
                 { "seed", required_argument, NULL, 's' },
                 { "timeout", required_argument, NULL, 't' },
                 { "log", required_argument, NULL, 'l' },
+                { "expect", required_argument, NULL, 'e' },
                 { "accel", required_argument, NULL, OPT_ACCEL },
                 { "memory", required_argument, NULL, OPT_MEMORY },
                 { "cpus", required_argument, NULL, OPT_CPUS },
@@ -78,13 +81,14 @@ int cmd_boot_test(int argc, char **argv) {
         int c;
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:t:l:qh", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":s:t:l:e:qh", opts, NULL)) != -1) {
                 switch (c) {
                 case 's': o.seed = optarg; break;
                 case 't':
                         if (parse_int("--timeout", optarg, 1, 86400, &o.timeout) < 0) return EXIT_USAGE;
                         break;
                 case 'l': o.log_path = optarg; break;
+                case 'e': o.expect = optarg; break;
                 case OPT_ACCEL:
                         if (strcmp(optarg, "kvm") && strcmp(optarg, "tcg")) {
                                 log_error("boot-test: --accel must be kvm or tcg, not '%s'", optarg);
@@ -113,6 +117,14 @@ int cmd_boot_test(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         o.image = argv[optind];
+        if (o.expect && !o.seed) {
+                log_error("boot-test: --expect needs --seed (without one, boot-test makes a seed and its own marker)");
+                return EXIT_USAGE;
+        }
+        if (o.expect && !*o.expect) {
+                log_error("boot-test: --expect needs a non-empty TEXT");
+                return EXIT_USAGE;
+        }
         log_info("boot-test: booting %s%s%s …", o.image, o.seed ? " with seed " : "", o.seed ? o.seed : "");
         boot_result *res = NULL;
         char *err = NULL;

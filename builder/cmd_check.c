@@ -23,6 +23,8 @@ static void usage(FILE *f) {
                 "  --rpmdb FORMAT   rpm database format the target reads: bdb or sqlite\n"
                 "                   (default: bdb for aliyun2, either for nocloud)\n"
                 "  --json           machine-readable report (an array when several images)\n"
+                "  -v, --verbose    debug output (timings, what is probed)\n"
+                "  -q, --quiet      no progress messages\n"
                 "  -h, --help       show this help\n"
                 "\n"
                 "Exit status: 0 all items OK or WARNING, 8 some item FAILED, 9 a file is not\n"
@@ -34,6 +36,8 @@ int cmd_check(int argc, char **argv) {
                 { "profile", required_argument, NULL, 'p' },
                 { "rpmdb", required_argument, NULL, 'r' },
                 { "json", no_argument, NULL, 'j' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -41,11 +45,13 @@ int cmd_check(int argc, char **argv) {
         bool json = false;
         optind = 1;
         int c;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "hvq", opts, NULL)) != -1) {
                 switch (c) {
                 case 'p': o.profile = optarg; break;
                 case 'r': o.rpmdb_format = optarg; break;
                 case 'j': json = true; break;
+                case 'v': log_set_verbose(true); break;
+                case 'q': log_set_quiet(true); break;
                 case 'h': usage(stdout); return EXIT_OK;
                 default: usage(stderr); return EXIT_USAGE;
                 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "imageroot.h"
 #include "util.h"
 
@@ -405,13 +406,18 @@ static char *unit_name(const char *s) {
 
 static int systemctl(cfg *c, const char *verb, char *const *units) {
         if (!units || !units[0]) return 0;
+        /* the image's own systemctl in the chroot (its SysV helpers are
+         * the image's: chkconfig on EL7, update-rc.d on Debian); the host's
+         * --root mode only when the image has none */
+        static const char *const paths[] = { "/usr/bin/systemctl", "/bin/systemctl", NULL };
+        const char *own = root_find(c->root, paths);
         char **argv = NULL;
-        strv_push(&argv, xstrdup("systemctl"));
-        strv_push(&argv, xasprintf("--root=%s", c->root));
+        strv_push(&argv, xstrdup(own ? own : "systemctl"));
+        if (!own) strv_push(&argv, xasprintf("--root=%s", c->root));
         strv_push(&argv, xstrdup("--no-reload"));
         strv_push(&argv, xstrdup(verb));
         for (size_t i = 0; units[i]; i++) strv_push(&argv, xstrdup(units[i]));
-        int r = root_run(NULL, NULL, argv, c->log);
+        int r = root_run(own ? c->root : NULL, NULL, argv, c->log);
         strv_free(argv);
         if (r != 0) {
                 _cleanup_free_ char *tail = log_tail(c->log, 5);
@@ -783,9 +789,11 @@ static int make_initramfs_for(cfg *c, char *const *kernels) {
         } else {
                 _cleanup_free_ char *mods = xasprintf("# written by imgbuild: drivers the image must boot with (kernel-config)\n%s", lines);
                 if ((r = write_in_root(c, "/etc/initramfs-tools/modules", mods, 0644)) < 0) return r;
-                /* MODULES=most is initramfs-tools' "not host-only" */
+                /* exactly kernel-config's drivers (+ their dependencies and
+                 * what the hooks add): small, quick, and the same on every
+                 * build host (MODULES=dep would probe the build host) */
                 if ((r = write_in_root(c, "/etc/initramfs-tools/conf.d/90-imgbuild.conf",
-                                       "# written by imgbuild\nMODULES=most\n", 0644)) < 0) return r;
+                                       "# written by imgbuild\nMODULES=list\n", 0644)) < 0) return r;
         }
         for (size_t i = 0; kernels[i]; i++) {
                 const char *v = kernels[i];
@@ -907,9 +915,6 @@ int configure_root(build_ctx *ctx, const plan *p, const char *root) {
         if ((r = apply_sshkeys(&c)) < 0) goto out;
         if ((r = apply_overlays(&c)) < 0) goto out;
         if ((r = apply_cloudinit(&c, &enable)) < 0) goto out;
-        if ((r = apply_firewall(&c, &enable, &disable)) < 0) goto out;
-        if ((r = apply_services(&c, enable)) < 0) goto out;
-        if ((r = systemctl(&c, "disable", disable)) < 0) goto out;
         if ((r = apply_image_id(&c)) < 0) goto out;
 
         /* the image's own programs from here on: /dev, /proc, /sys mounted */
@@ -918,6 +923,14 @@ int configure_root(build_ctx *ctx, const plan *p, const char *root) {
                 goto out;
         }
         mounted = true;
+        /* the root's fstab line first: initramfs hooks (fsck) read it */
+        if ((r = disk_write_fstab(p, root)) < 0) {
+                r = fail(&c, r, "cannot write /etc/fstab in the image: %s", strerror(-r));
+                goto out;
+        }
+        if ((r = apply_firewall(&c, &enable, &disable)) < 0) goto out;
+        if ((r = apply_services(&c, enable)) < 0) goto out;
+        if ((r = systemctl(&c, "disable", disable)) < 0) goto out;
         if ((r = make_initramfs(&c)) < 0) goto out;
         if ((r = run_posts(&c)) < 0) goto out;
 out:

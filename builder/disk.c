@@ -12,6 +12,7 @@
  * xfsprogs 4.5 and ECS accept. */
 #include "disk.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -102,10 +103,16 @@ void disk_root_fs_uuid(const plan *p, char ret_uuid[37]) {
 
 /* ---- layout ------------------------------------------------------------ */
 
+static const plan_partition *root_partition(const plan *p) {
+        for (size_t i = 0; i < p->n_partitions; i++)
+                if (p->partitions[i].mountpoint && !strcmp(p->partitions[i].mountpoint, "/")) return &p->partitions[i];
+        return NULL;
+}
+
+
 static int plan_layout(dsk *d) {
         const plan *p = d->p;
-        for (size_t i = 0; i < p->n_partitions; i++)
-                if (p->partitions[i].mountpoint && !strcmp(p->partitions[i].mountpoint, "/")) d->part = &p->partitions[i];
+        d->part = root_partition(p);
         if (p->n_partitions > 1)
                 return fail(d, ERR_IMAGE, "%zu partitions asked; ECS images have one root partition (part /) only", p->n_partitions);
         d->fstype = d->part && d->part->fstype ? d->part->fstype : "ext4";
@@ -232,17 +239,21 @@ static char *entry_title(const dsk *d, const char *v) {
         return xasprintf("%s, with Linux %s", name, v);
 }
 
-static int write_fstab(dsk *d) {
+int disk_write_fstab(const plan *p, const char *root) {
+        const plan_partition *part = root_partition(p);
+        const char *fstype = part && part->fstype ? part->fstype : "ext4";
+        const char *opts = part && part->fsoptions ? part->fsoptions : "defaults";
+        char uuid[37];
+        disk_root_fs_uuid(p, uuid);
         _cleanup_free_ char *cur = NULL;
-        (void)root_read_file(d->root, "/etc/fstab", &cur);
-        const char *opts = d->part && d->part->fsoptions ? d->part->fsoptions : "defaults";
-        bool xfs = !strcmp(d->fstype, "xfs");
+        (void)root_read_file(root, "/etc/fstab", &cur);
+        bool xfs = !strcmp(fstype, "xfs");
         size_t cap = (cur ? strlen(cur) : 0) + 512;
         char *out = xmalloc(cap);
         snprintf(out, cap,
                  "#\n# /etc/fstab (written by imgbuild)\n#\n"
                  "UUID=%s /                       %s     %s        %d %d\n",
-                 d->uuid, d->fstype, opts, xfs ? 0 : 1, xfs ? 0 : 1);
+                 uuid, fstype, opts, xfs ? 0 : 1, xfs ? 0 : 1);
         /* keep the distribution's other lines (tmpfs, …), drop any / entry
          * and the comments of the old header */
         for (char *line = cur; line && *line;) {
@@ -257,8 +268,13 @@ static int write_fstab(dsk *d) {
                 }
                 line = nl ? nl + 1 : NULL;
         }
-        int r = root_write_file(d->root, "/etc/fstab", out, 0644);
+        int r = root_write_file(root, "/etc/fstab", out, 0644);
         free(out);
+        return r;
+}
+
+static int write_fstab(dsk *d) {
+        int r = disk_write_fstab(d->p, d->root);
         return r < 0 ? fail(d, r, "cannot write /etc/fstab in the image: %s", strerror(-r)) : 0;
 }
 
@@ -354,6 +370,31 @@ static int write_grub_config(dsk *d, char *const *kernels) {
                 if (symlink("../boot/grub2/grub.cfg", l) < 0) return fail(d, -errno, "cannot create /etc/grub2.cfg: %m");
         }
         return 0;
+}
+
+/* What grub-install puts next to grub.cfg: the i386-pc modules core.img
+ * loads (normal.mod, …) from $prefix/i386-pc, from the image's own grub. */
+static int copy_grub_modules(dsk *d) {
+        _cleanup_free_ char *src = root_resolve(d->root, "/usr/lib/grub/i386-pc", true);
+        _cleanup_free_ char *dst_in = xasprintf("%s/i386-pc", d->grubdir);
+        _cleanup_free_ char *dst = root_resolve(d->root, dst_in, true);
+        int r = mkdir_p(dst, 0755);
+        if (r < 0) return fail(d, r, "cannot create %s in the image: %s", dst_in, strerror(-r));
+        DIR *dir = opendir(src);
+        if (!dir) return fail(d, -errno, "cannot read /usr/lib/grub/i386-pc in the image: %m");
+        struct dirent *de;
+        unsigned n = 0;
+        while ((de = readdir(dir)) && r == 0) {
+                if (!str_endswith(de->d_name, ".mod") && !str_endswith(de->d_name, ".lst")) continue;
+                _cleanup_free_ char *from = xasprintf("%s/%s", src, de->d_name);
+                _cleanup_free_ char *to = xasprintf("%s/%s", dst, de->d_name);
+                if ((r = copy_file(from, to, 0644)) < 0)
+                        r = fail(d, r, "cannot copy %s to %s in the image: %s", de->d_name, dst_in, strerror(-r));
+                n++;
+        }
+        closedir(dir);
+        if (r == 0 && n == 0) r = fail(d, ERR_IMAGE, "no grub modules in the image's /usr/lib/grub/i386-pc");
+        return r;
 }
 
 /* core.img with the image's own mkimage, run in the image root. */
@@ -537,8 +578,11 @@ static int make_xfs(dsk *d, int fd) {
                 r = fail(d, ERR_IMAGE, "cannot create a libguestfs handle");
                 goto out;
         }
+        guestfs_set_error_handler(g, NULL, NULL);      /* we report, once */
+        /* KVM when it is usable, TCG otherwise (libguestfs would try KVM
+         * and fail on hosts where /dev/kvm exists but does not work) */
         int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (kvm < 0) guestfs_set_backend_setting(g, "force_tcg", "");
+        if (kvm < 0) guestfs_set_backend_setting(g, "force_tcg", "1");
         else close(kvm);
         const char *step = "add_drive";
         if (guestfs_add_drive_opts(g, fsimg, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", -1) < 0) goto gerr;
@@ -589,7 +633,8 @@ static int assemble(dsk *d, const char *raw_path) {
                         return fail(d, ERR_IMAGE, "no kernel in the image's /boot (vmlinuz-*): add the kernel to %%packages "
                                     "or use bootloader --location=none");
                 }
-                if ((r = find_grub(d)) == 0 && (r = write_grub_config(d, kernels)) == 0) r = make_core(d);
+                if ((r = find_grub(d)) == 0 && (r = write_grub_config(d, kernels)) == 0 && (r = copy_grub_modules(d)) == 0)
+                        r = make_core(d);
                 strv_free(kernels);
                 if (r < 0) return r;
         }

@@ -25,6 +25,11 @@ int disk_assemble(build_ctx *ctx, const plan *p, const char *root, const char *r
  * from the plan).  Writes 37 bytes. */
 void disk_root_fs_uuid(const plan *p, char ret_uuid[37]);
 
+/* Write the image's /etc/fstab: "/" by that UUID, the distribution's other
+ * lines kept.  configure_root calls it before making the initramfs (whose
+ * hooks read fstab); disk_assemble writes it again.  0 or -errno. */
+int disk_write_fstab(const plan *p, const char *root);
+
 /* The partition layout disk_assemble uses. */
 #define DISK_PART_START_BYTES (UINT64_C(1) << 20)
 

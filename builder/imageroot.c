@@ -291,6 +291,41 @@ int root_run(const char *root, char *const env[], char *const cmd[], const char 
         return r;
 }
 
+int copy_file(const char *src, const char *dst, mode_t mode) {
+        int in = open(src, O_RDONLY | O_CLOEXEC);
+        if (in < 0) return -errno;
+        _cleanup_free_ char *tmp = xasprintf("%s.imgbuild-tmp", dst);
+        int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+        if (out < 0) {
+                int r = -errno;
+                close(in);
+                return r;
+        }
+        static char buf[1 << 16];
+        int r = 0;
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof buf);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) {
+                        if (n < 0) r = -errno;
+                        break;
+                }
+                for (ssize_t off = 0; off < n && r == 0;) {
+                        ssize_t w = write(out, buf + off, (size_t)(n - off));
+                        if (w < 0 && errno == EINTR) continue;
+                        if (w < 0) r = -errno;
+                        else off += w;
+                }
+                if (r < 0) break;
+        }
+        close(in);
+        if (fchmod(out, mode & 07777) < 0 && r == 0) r = -errno;
+        if (close(out) < 0 && r == 0) r = -errno;
+        if (r == 0 && rename(tmp, dst) < 0) r = -errno;
+        if (r < 0) unlink(tmp);
+        return r;
+}
+
 char *log_tail(const char *path, int max_lines) {
         _cleanup_free_ char *data = NULL;
         size_t len = 0;

@@ -62,6 +62,10 @@ void root_chroot_end(root_mounts *m);
  * Returns as run_command: 0, exit status (>0) or -errno. */
 int root_run(const char *root, char *const env[], char *const cmd[], const char *log);
 
+/* Copy a regular file (host paths) to dst via a temp name + rename; dst's
+ * symlink, if any, is replaced, not followed. */
+int copy_file(const char *src, const char *dst, mode_t mode);
+
 /* The last max_lines lines of a log file, for error messages.  Caller frees;
  * never NULL. */
 char *log_tail(const char *path, int max_lines);

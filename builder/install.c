@@ -174,6 +174,18 @@ static int mounts_setup(const char *root, root_mounts *m, char **ret_error) {
         return 0;
 }
 
+static bool pseudo_dirs_exist(const char *root) {
+        static const char *const dirs[] = { "dev", "proc", "sys" };
+        for (size_t i = 0; i < 3; i++) {
+                char *p = xasprintf("%s/%s", root, dirs[i]);
+                struct stat st;
+                bool ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+                free(p);
+                if (!ok) return false;
+        }
+        return true;
+}
+
 /* ---------------------------------------------------------------- transaction */
 
 typedef struct inst_pkg {
@@ -190,6 +202,13 @@ typedef struct inst_state {
         char *errors;           /* rpm error messages collected during a run */
         char *failed_pkg;       /* first package that failed (unpack/script) */
         char *failed_what;
+        /* /dev, /proc, /sys for scriptlets: mounted lazily at the first
+         * scriptlet once the package owning those directories has been
+         * laid down, so rpm never has to chmod a mount point. */
+        const char *root;
+        root_mounts *mounts;
+        bool mounts_tried;
+        char *mount_error;
 } inst_state;
 
 static void append(char **buf, const char *s) {
@@ -267,6 +286,13 @@ static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t 
                         progress_update(st->pr, st->started, nevra);
                         if (st->log) fprintf(st->log, "== installing %s\n", nevra), fflush(st->log);
                         free(nevra);
+                }
+                break;
+        case RPMCALLBACK_SCRIPT_START:
+                if (!st->mounts_tried && pseudo_dirs_exist(st->root)) {
+                        st->mounts_tried = true;
+                        if (mounts_setup(st->root, st->mounts, &st->mount_error) < 0)
+                                set_failed(st, key, "cannot mount /dev, /proc and /sys for its scriptlets");
                 }
                 break;
         case RPMCALLBACK_UNPACK_ERROR:
@@ -460,10 +486,8 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         }
         rpmtsClean(ts);
 
-        if (mounts_setup(root, &mounts, &err) < 0) {
-                log_error("install: cannot prepare %s for scriptlets: %s", root, err);
-                goto fail;
-        }
+        st.root = root;
+        st.mounts = &mounts;
         rpmtsSetFlags(ts, tflags);
         st.pr = progress_new("install", l->n_packages, "packages");
         double t0 = now_seconds();
@@ -478,6 +502,8 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         }
         if (rc != 0 || st.failed_pkg) {
                 char *t = rc > 0 ? problems_text(ts) : xstrdup("");
+                if (st.mount_error)
+                        append(&st.errors, st.mount_error);
                 if (st.failed_pkg)
                         log_error("install: %s: %s%s%s%s (scriptlet output: %s)", st.failed_pkg, st.failed_what,
                                   st.errors ? ": " : "", st.errors ? st.errors : "", t, logpath);
@@ -522,6 +548,7 @@ out:
         free(st.errors);
         free(st.failed_pkg);
         free(st.failed_what);
+        free(st.mount_error);
         free(err);
         free(logpath);
         return r;

@@ -60,7 +60,7 @@ static const profile demo = {
         .kernel_config = "kernel-config/demo",
         .default_formats = "qcow2",
         .default_fstype = "ext4",
-        .default_disk_mib = 4 * 1024,
+        .default_disk_mib = 20 * 1024,
         .min_root_mib = 1024,
         .kdump_default = false,
 };

@@ -35,7 +35,7 @@ demo_image_dir() {
                 if [ ! -f "$dir/.done" ]; then
                         rm -rf "$dir"
                         mkdir -p "$dir"
-                        "$IMGBUILD" build --profile demo --release 20190619 \
+                        "$IMGBUILD" build --profile demo --release 20190619 --format qcow2,vhd \
                                 --output-dir "$dir" > "$SHARED/demo-build.log" 2>&1 \
                                 || { cat "$SHARED/demo-build.log" >&2; exit 1; }
                         touch "$dir/.done"

@@ -24,7 +24,8 @@ disk_need_tools() {
                 command -v "$t" >/dev/null || { echo "skip: $t not installed"; return 1; }
         done
         [ "$(id -u)" = 0 ] || { echo "skip: needs root (chroot, mounts, file owners)"; return 1; }
-        [ -n "${FIXTURE:-}" ] && [ -d "$FIXTURE/repos" ] || { echo "skip: no fixture"; return 1; }
+        [ -n "${DISK_TEST_ROOT:-}" ] || [ -n "${FIXTURE:-}" ] && [ -d "${DISK_TEST_ROOT:-$FIXTURE/repos}" ] ||
+                { echo "skip: no fixture"; return 1; }
 }
 
 # Compiles tests/disk/driver.c into $WORK/driver against the library (or,
@@ -46,8 +47,10 @@ disk_driver() {
 }
 
 # disk_root DIR: a fresh copy of the fixture root with kickstart/demo.ks's
-# %packages (made once with dnf, then cached).
+# %packages (made once with dnf, then cached).  DISK_TEST_ROOT=DIR: copy
+# that root instead (development, before the fixture exists).
 disk_root() {
+        if [ -n "${DISK_TEST_ROOT:-}" ]; then cp -a "$DISK_TEST_ROOT" "$1"; return; fi
         "$TOP/tests/disk/mkroot.sh" "$FIXTURE" "$TOP/kickstart/demo.ks" "$1"
 }
 

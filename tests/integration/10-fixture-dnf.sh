@@ -179,7 +179,7 @@ mkconf tamper-pkg "$t"
 if dnf_install tamper-pkg; then
     fail "dnf installed from a repo with a tampered $victim"
 else
-    ok "dnf refused the tampered $victim: $(grep -iE 'signature|digest|gpg|unpack|error' "$t/dnf.log" | head -2 | tr '\n' ' ')"
+    ok "dnf refused the tampered $victim: $(grep -E '^(Error|Problem)|FAILED|BAD|igest' "$t/dnf.log" | head -2 | tr '\n' ' ')"
     grep -q "$victim" "$t/dnf.log" || fail "dnf's error does not name $victim"
     "${RPM[@]}" --root "$t/root" -q "$victim" >/dev/null 2>&1 && fail "$victim got installed anyway"
 fi
@@ -196,16 +196,26 @@ mkconf tamper-md "$t"
 if dnf_install tamper-md; then
     fail "dnf accepted a repomd.xml whose signature does not match"
 else
-    ok "dnf refused the tampered repomd.xml: $(grep -iE 'gpg|signature' "$t/dnf.log" | head -1)"
-    grep -qiE 'gpg|signature' "$t/dnf.log" || fail "dnf failed, but not on the signature: $(tail -3 "$t/dnf.log")"
+    ok "dnf refused the tampered repomd.xml: $(grep -iE 'signature verification|bad gpg' "$t/dnf.log" | head -1)"
+    grep -qiE 'signature verification|bad gpg' "$t/dnf.log" || fail "dnf failed, but not on the signature: $(tail -3 "$t/dnf.log")"
 fi
 
 # ---- 6. warm build.sh ---------------------------------------------------------------
-t0=$(date +%s%N)
-out=$(IMGBUILD_FIXTURE_CACHE=$(dirname "$FIXTURE") timeout 60 "$TOP/tests/fixture/build.sh" 2>"$WORK/build.log" | tail -1) || true
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-if [ "$out" != "$FIXTURE" ]; then
-    fail "warm build.sh printed '$out', expected '$FIXTURE' (fixture built from other scripts? $(tail -2 "$WORK/build.log"))"
+# --cached first: if the scripts changed since $FIXTURE was built, say so
+# instead of starting a cold build here.
+export IMGBUILD_FIXTURE_CACHE=${FIXTURE%/*}
+if ! "$TOP/tests/fixture/build.sh" --cached >/dev/null 2>"$WORK/build.log"; then
+    fail "warm build.sh: $FIXTURE is not the fixture of the current scripts: $(tail -1 "$WORK/build.log")"
+    out= ms=0
+else
+    t0=$(date +%s%N)
+    out=$("$TOP/tests/fixture/build.sh" 2>"$WORK/build.log" | tail -1) || true
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+fi
+if [ -z "$out" ]; then
+    :
+elif [ "$out" != "$FIXTURE" ]; then
+    fail "warm build.sh printed '$out', expected '$FIXTURE'"
 elif [ "$ms" -ge 10000 ]; then
     fail "warm build.sh took ${ms} ms (limit 10 s)"
 else

@@ -90,6 +90,7 @@ static void test_failure_kinds(void) {
                 { "[\033[0;1;31mFAILED\033[0m] Failed to start \033[0;1;39mnetworking.service\033[0m - Raise network interfaces.\n",
                   BOOT_FAILED_UNIT },
                 { "Boot failed: not a bootable disk\n", BOOT_NOT_BOOTABLE },
+                { "error: file `/boot/grub/i386-pc/normal.mod' not found.\r\ngrub rescue> ", BOOT_EMERGENCY },
                 { "Cloud-init v. 22.4.2 finished at X. Datasource DataSourceNone.  Up 80.1 seconds\n", BOOT_CLOUDINIT_ERROR },
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
