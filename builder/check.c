@@ -645,6 +645,7 @@ static ventry *v_get(view *v, const char *path) {
                 } else {
                         e = v_new(v, c, V_ABSENT);
                         v->calls++;
+                        log_debug("view: lstat %s", c);
                         struct guestfs_statns *st = guestfs_lstatns(v->g, c);
                         if (st) {
                                 int64_t m = st->st_mode & 0170000;
@@ -664,6 +665,7 @@ static const char *v_readlink(view *v, const char *path) {
                 e->have_link = true;
                 if (e->type == V_LINK) {
                         v->calls++;
+                        log_debug("view: readlink %s", e->path);
                         e->link = guestfs_readlink(v->g, e->path);
                 }
         }
@@ -708,6 +710,7 @@ static const char *v_read(view *v, const char *path, size_t *ret_len) {
                 if (e->type == V_FILE) {
                         size_t n = 0;
                         v->calls++;
+                        log_debug("view: read %s", e->path);
                         char *d = e->size > 4 * (int64_t)MIB ? guestfs_pread(v->g, e->path, 4 * MIB, 0, &n)
                                                               : guestfs_read_file(v->g, e->path, &n);
                         if (d) {
@@ -728,6 +731,7 @@ static char **v_ls(view *v, const char *path) {
                 e->have_list = true;
                 if (e->type == V_DIR) {
                         v->calls++;
+                        log_debug("view: ls %s", e->path);
                         char **l = guestfs_ls(v->g, e->path);
                         if (l) {
                                 e->list = strv_copy(l);
@@ -896,6 +900,7 @@ static int v_fetch_tree(view *v, const char *dir, char *const *excludes) {
         }
         close(fd);
         v->calls++;
+        log_debug("view: tar_out %s", dir);
         int r = guestfs_tar_out_opts(v->g, dir, local, GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
                                      GUESTFS_TAR_OUT_OPTS_EXCLUDES, excludes, -1);
         char *buf = NULL;
@@ -976,8 +981,9 @@ static void view_prefetch(view *v) {
         const char *l = v_readlink(v, "/lib");
         if (!l || (strcmp(l, "usr/lib") && strcmp(l, "/usr/lib")))
                 v_fetch_tree(v, "/lib/systemd/system", none);
-        v_ls(v, "/usr/bin");
-        v_ls(v, "/usr/sbin");
+        v_fetch_stats(v, "/usr/bin");
+        v_fetch_stats(v, "/usr/sbin");
+        v_fetch_stats(v, "/var/lib/rpm");
         v_fetch_stats(v, "/boot");
         if (v_type(v, "/boot/grub2") == V_DIR) v_fetch_tree(v, "/boot/grub2", grub_ex);
         if (v_type(v, "/boot/grub") == V_DIR) v_fetch_tree(v, "/boot/grub", grub_ex);
@@ -1306,7 +1312,7 @@ static void item_selinux(facts *f, check_item *it) {
 }
 
 static void item_qemu_ga(facts *f, check_item *it) {
-        static const char *const bins[] = { "/usr/bin/qemu-ga", "/usr/sbin/qemu-ga", "/usr/local/bin/qemu-ga",
+        static const char *const bins[] = { "/usr/bin/qemu-ga", "/usr/sbin/qemu-ga",
                                             NULL };
         static const char *const units[] = { "qemu-guest-agent.service", "qemu-ga.service", NULL };
         sbuf b = { 0 };
@@ -1930,7 +1936,14 @@ static void item_rpmdb(facts *f, check_item *it) {
         if (pk) sb_item(&found, "/var/lib/rpm/Packages (%s)", !strcmp(pk, "bdb") ? "Berkeley DB" : "unrecognised");
         if (sq) sb_item(&found, "rpmdb.sqlite (%s)", !strcmp(sq, "sqlite") ? "sqlite" : "unrecognised");
         if (!bdb && !sqlite) {
-                set(it, CHECK_FAILED, xasprintf("no rpm database%s%s", found.len ? ": " : "", found.len ? found.s : ""),
+                char **l = v_ls(v, "/var/lib/rpm");
+                sbuf in = { 0 };
+                for (size_t i = 0; l && l[i] && i < 8; i++) sb_add(&in, "%s%s", i ? " " : "", l[i]);
+                if (!found.len)
+                        sb_item(&found, "%s", !l ? "no /var/lib/rpm" : in.len ? "/var/lib/rpm holds: " : "/var/lib/rpm is empty");
+                if (in.len) sb_add(&found, "%s", in.s);
+                free(in.s);
+                set(it, CHECK_FAILED, xasprintf("no rpm database: %s", found.s),
                     xstrdup("the image needs /var/lib/rpm in the target's format (EL7: Berkeley DB Packages): "
                             "rpm -qa and yum see nothing otherwise"));
         } else if (want && !strcmp(want, "bdb") && !bdb) {
@@ -2032,16 +2045,16 @@ static const struct item_def {
 /* ------------------------------------------------------------------ */
 /* gathering                                                           */
 
-/* LVM UUIDs: pv_uuid is 32 chars, not NUL-terminated; others may carry dashes. */
-static bool uuid_eq(const char pv[32], const char *u) {
-        size_t k = 0;
-        for (size_t i = 0; i < 32; i++) {
-                while (u[k] == '-') k++;
-                if (!u[k] || u[k] != pv[i]) return false;
-                k++;
+/* LVM UUIDs, with or without their dashes. */
+static bool uuid_eq(const char *a, const char *b) {
+        for (;;) {
+                while (*a == '-') a++;
+                while (*b == '-') b++;
+                if (*a != *b) return false;
+                if (!*a) return true;
+                a++;
+                b++;
         }
-        while (u[k] == '-') k++;
-        return u[k] == '\0';
 }
 
 /* A partition's disk by name: "/dev/sdb3" → "/dev/sdb", 3 (devs: the
@@ -2077,12 +2090,18 @@ static char *mountable_disk(guestfs_h *g, char **devs, const char *m, bool *ret_
                 if (e) vg = xstrndup(s, (size_t)(e - s));
         }
         free(canon);
+        /* pvs_full's pv_name can be the device name the PV had when it was
+         * made (measured: /dev/sda1 for a PV now on /dev/sdc1): map through
+         * pvs + pvuuid instead. */
         char **uuids = vg ? guestfs_vgpvuuids(g, vg) : NULL;
-        struct guestfs_lvm_pv_list *pvs = uuids ? guestfs_pvs_full(g) : NULL;
-        for (size_t i = 0; pvs && i < pvs->len && !pv; i++)
-                for (size_t k = 0; uuids[k] && !pv; k++)
-                        if (uuid_eq(pvs->val[i].pv_uuid, uuids[k])) pv = xstrdup(pvs->val[i].pv_name);
-        if (pvs) guestfs_free_lvm_pv_list(pvs);
+        char **pvs = uuids ? guestfs_pvs(g) : NULL;
+        for (size_t i = 0; pvs && pvs[i] && !pv; i++) {
+                char *u = guestfs_pvuuid(g, pvs[i]);
+                for (size_t k = 0; u && uuids[k] && !pv; k++)
+                        if (uuid_eq(u, uuids[k])) pv = xstrdup(pvs[i]);
+                free(u);
+        }
+        free_strings(pvs);
         free_strings(uuids);
         free(vg);
         if (!pv) return NULL;
@@ -2238,10 +2257,10 @@ static void gather_root(session *s, facts *f) {
 
 /* Separate /boot, /usr, /var of the same disk (by UUID= or LABEL= in fstab):
  * the boot loader files and the rpmdb may live there. */
-static void mount_others(session *s, facts *f) {
+static bool mount_others(session *s, facts *f) {
         static const char *const wanted[] = { "/boot", "/usr", "/var", NULL };
         const char *fstab = v_read(&f->v, "/etc/fstab", NULL);
-        if (!fstab || f->n_parts < 2) return;
+        if (!fstab || f->n_parts < 2) return false;
         bool mounted = false;
         for (size_t w = 0; wanted[w]; w++) {
                 char *copy = xstrdup(fstab), *save = NULL;
@@ -2274,9 +2293,12 @@ static void mount_others(session *s, facts *f) {
         }
         if (mounted) { /* the view cached lookups under the mountpoints */
                 guestfs_h *g = f->v.g;
+                const char *tmp = f->v.tmpdir;
                 view_done(&f->v);
                 f->v.g = g;
+                f->v.tmpdir = tmp;
         }
+        return mounted;
 }
 
 /* Resolve a boot loader path: as is, or under /boot (separate /boot). */
@@ -2503,9 +2525,9 @@ static int run_session(char *const *paths, char **formats, size_t n, const profi
                         continue;
                 }
                 gather_root(&s, &f);
-                mount_others(&s, &f);
                 f.v.tmpdir = tmpdir;
                 view_prefetch(&f.v);
+                if (mount_others(&s, &f)) view_prefetch(&f.v);
                 log_debug("check: %s: prefetched %zu paths in %.1f s, %u calls", paths[i], f.v.n,
                           now_seconds() - t1, f.v.calls);
                 struct guestfs_statvfs *st = guestfs_statvfs(g, "/");

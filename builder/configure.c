@@ -21,6 +21,7 @@
 
 #include "disk.h"
 #include "imageroot.h"
+#include "rootcache.h"
 #include "util.h"
 
 typedef struct cfg {
@@ -803,6 +804,14 @@ static int make_initramfs_for(cfg *c, char *const *kernels) {
                 }
                 _cleanup_free_ char *out = dracut ? xasprintf("/boot/initramfs-%s.img", v) : xasprintf("/boot/initrd.img-%s", v);
                 double t0 = now_seconds();
+                /* rootcache.h: an initramfs made before from the same inputs */
+                _cleanup_free_ char *ikey = NULL;
+                if (rootcache_enabled() &&
+                    rootcache_initramfs_key(c->p, c->root, dracut ? dracut : mkinitramfs, v, list, out, &ikey) == 0 &&
+                    rootcache_initramfs_restore(c->ctx, ikey, c->root, out) == 0) {
+                        log_info("initramfs %s reused from the cache (inputs unchanged, %.1f s)", out, now_seconds() - t0);
+                        continue;
+                }
                 if (dracut) {
                         char *argv[] = { (char *)dracut, "--force", "--no-hostonly", "--add-drivers", list, out, (char *)v, NULL };
                         r = root_run(c->root, NULL, argv, c->log);
@@ -817,6 +826,7 @@ static int make_initramfs_for(cfg *c, char *const *kernels) {
                                     dracut ? "dracut" : "mkinitramfs", r, c->log, tail);
                 }
                 log_info("initramfs %s (%.0f s)", out, now_seconds() - t0);
+                if (ikey) (void)rootcache_initramfs_store(c->ctx, ikey, c->root, out);
         }
         return 0;
 }

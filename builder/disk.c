@@ -573,21 +573,29 @@ static int make_xfs(dsk *d, int fd) {
                 r = fail(d, ERR_IMAGE, "tar of the image root failed (exit %d; log %s)", r, d->log);
                 goto out;
         }
-        guestfs_h *g = guestfs_create();
-        if (!g) {
-                r = fail(d, ERR_IMAGE, "cannot create a libguestfs handle");
-                goto out;
-        }
-        guestfs_set_error_handler(g, NULL, NULL);      /* we report, once */
-        /* KVM when it is usable, TCG otherwise (libguestfs would try KVM
-         * and fail on hosts where /dev/kvm exists but does not work) */
+        /* KVM when it works, TCG otherwise: a /dev/kvm that exists but
+         * fails (nested hosts) costs one retry */
         int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (kvm < 0) guestfs_set_backend_setting(g, "force_tcg", "1");
-        else close(kvm);
-        const char *step = "add_drive";
-        if (guestfs_add_drive_opts(g, fsimg, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", -1) < 0) goto gerr;
-        step = "launch";
-        if (guestfs_launch(g) < 0) goto gerr;
+        bool tcg = kvm < 0;
+        if (kvm >= 0) close(kvm);
+        guestfs_h *g = NULL;
+        const char *step = "create";
+        for (int attempt = 0; attempt < 2; attempt++) {
+                if (g) guestfs_close(g);
+                g = guestfs_create();
+                if (!g) {
+                        r = fail(d, ERR_IMAGE, "cannot create a libguestfs handle");
+                        goto out;
+                }
+                guestfs_set_error_handler(g, NULL, NULL);      /* we report, once */
+                if (tcg) guestfs_set_backend_setting(g, "force_tcg", "1");
+                step = "add_drive";
+                if (guestfs_add_drive_opts(g, fsimg, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw", -1) < 0) goto gerr;
+                step = "launch";
+                if (guestfs_launch(g) == 0) break;
+                if (tcg) goto gerr;
+                tcg = true;
+        }
         step = "mount";
         if (guestfs_mount(g, "/dev/sda", "/") < 0) goto gerr;
         step = "tar_in";
@@ -601,9 +609,14 @@ static int make_xfs(dsk *d, int fd) {
         if (r < 0) r = fail(d, r, "cannot copy the xfs image into the disk: %s", strerror(-r));
         goto out;
 gerr:
-        r = fail(d, ERR_IMAGE, "libguestfs %s failed: %s", step, guestfs_last_error(g) ? guestfs_last_error(g) : "?");
-        if (strstr(d->err, "No space left"))
-                r = fail(d, ERR_IMAGE, "the image root does not fit the %" PRIu64 " MiB root partition", d->part_bytes >> 20);
+        {
+                const char *e = guestfs_last_error(g) ? guestfs_last_error(g) : "(no message)";
+                if (strstr(e, "No space left"))
+                        r = fail(d, ERR_IMAGE, "the image root does not fit the %" PRIu64 " MiB root partition "
+                                 "(libguestfs %s: %s); raise the disk size", d->part_bytes >> 20, step, e);
+                else
+                        r = fail(d, ERR_IMAGE, "libguestfs %s failed: %s", step, e);
+        }
         guestfs_close(g);
 out:
         unlink(tar);

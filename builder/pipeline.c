@@ -2,6 +2,8 @@
  * reports its own errors, so this file only sequences, times and cleans. */
 #include "pipeline.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "install.h"
 #include "lock.h"
 #include "manifest.h"
+#include "rootcache.h"
 #include "solve.h"
 #include "sysprep.h"
 #include "util.h"
@@ -74,13 +77,34 @@ int pipeline_run(const plan *p) {
         char **rpms = NULL, **outputs = NULL;
         char *root = xasprintf("%s/root", ctx->work_dir);
         char *raw = xasprintf("%s/disk.raw", ctx->work_dir);
+        char *root_key = NULL;
+        bool root_reused = false;
 
         ctx_stage_begin(ctx, "resolve");
         if ((r = stage_resolve(ctx, p, &l)) < 0) goto out;
-        ctx_stage_begin(ctx, "fetch");
-        if ((r = fetch_packages(ctx, p, l, &rpms)) < 0) goto out;
-        ctx_stage_begin(ctx, "install");
-        if ((r = install_packages(ctx, p, l, rpms, root)) < 0) goto out;
+        /* rootcache.h: an unchanged package set reuses the installed root
+         * (no fetch, no install); a new one is installed and then stored. */
+        if (rootcache_enabled() && rootcache_root_key(p, l, &root_key) == 0) {
+                ctx_stage_begin(ctx, "rootcache");
+                int k = rootcache_root_restore(ctx, root_key, root);
+                if (k == 0) root_reused = true;
+                else if (k == ERR_INTERRUPTED || interrupted()) {
+                        r = ERR_INTERRUPTED;
+                        goto out;
+                } else if (k != -ENOENT)
+                        log_warn("rootcache: cannot reuse the cached root (%s); installing", strerror(-k));
+        }
+        if (!root_reused) {
+                ctx_stage_begin(ctx, "fetch");
+                if ((r = fetch_packages(ctx, p, l, &rpms)) < 0) goto out;
+                ctx_stage_begin(ctx, "install");
+                if ((r = install_packages(ctx, p, l, rpms, root)) < 0) goto out;
+                if (root_key) {
+                        ctx_stage_begin(ctx, "rootstore");
+                        int k = rootcache_root_store(ctx, root_key, root);
+                        if (k < 0) log_warn("rootcache: cannot store the installed root: %s", strerror(-k));
+                }
+        }
         ctx_stage_begin(ctx, "configure");
         if ((r = configure_root(ctx, p, root)) < 0) goto out;
         ctx_stage_begin(ctx, "sysprep");
@@ -108,6 +132,7 @@ out:
         lock_free(l);
         free(root);
         free(raw);
+        free(root_key);
         ctx_free(ctx);
         return exit_code_for(r);
 }

@@ -36,7 +36,7 @@ w etc/cloud/cloud.cfg <<'E'
 users:
  - default
 disable_root: false
-datasource_list: [ AliYun ]
+datasource_list: [ AliYun, NoCloud, None ]   # both profiles pass
 cloud_init_modules:
  - growpart
  - resizefs

@@ -5,8 +5,9 @@ set -euo pipefail
 
 expect_exit 0 "$IMGBUILD" --help
 assert_contains "$OUT" "Usage: imgbuild"
+top_help=$OUT
 for c in build resolve diff seed boot-test check; do
-        assert_contains "$OUT" "  $c " "--help"
+        assert_contains "$top_help" "  $c " "--help"
         expect_exit 0 "$IMGBUILD" "$c" --help
         assert_contains "$OUT" "imgbuild $c" "$c --help"
 done

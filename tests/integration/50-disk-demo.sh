@@ -139,6 +139,8 @@ echo ==default-grub
 cat /etc/default/grub
 echo ==grubenv-size
 filesize /boot/grub/grubenv
+echo ==grub-normal-mod
+is-file /boot/grub/i386-pc/normal.mod
 echo ==machine-id-size
 filesize /etc/machine-id
 echo ==ssh
@@ -221,6 +223,7 @@ check "grub.cfg: newest kernel first" test "$(grep -m1 -o 'vmlinuz-[^ ]*' "$WORK
 check "/etc/default/grub command line" has "$WORK/defgrub" '^GRUB_CMDLINE_LINUX="net.ifnames=0 biosdevname=0 imgbuild.test=1 console=tty0 console=ttyS0,115200n8 psi=1 psi_v1=1"$'
 check "/etc/default/grub timeout" has "$WORK/defgrub" '^GRUB_TIMEOUT=1$'
 check "grubenv is 1024 bytes" test "$(sec grubenv-size)" = 1024
+check "grub modules next to grub.cfg (core.img loads normal.mod from there)" test "$(sec grub-normal-mod)" = true
 check "machine-id empty" test "$(sec machine-id-size)" = 0
 sec ssh | grep -q ssh_host_ && fail "ssh host keys left: $(sec ssh | tr '\n' ' ')" || ok "no ssh host keys"
 check "hostname is not the build host's" test "$(sec hostname)" = localhost.localdomain
