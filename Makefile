@@ -88,7 +88,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev \
 	libsolv-dev libsolvext-dev librpm-dev libguestfs-dev zlib1g-dev libcurl4-openssl-dev \
 	libinih-dev libjson-c-dev libdb5.3-dev libyaml-dev \
 	rpm rpm2cpio createrepo-c dnf python3-dnf debootstrap gnupg zstd cpio fakeroot dpkg-dev \
-	qemu-utils qemu-system-x86 libguestfs-tools linux-image-amd64 \
+	qemu-utils qemu-system-x86 libguestfs-tools libguestfs-xfs linux-image-amd64 time \
 	e2fsprogs dosfstools mtools xorriso cloud-image-utils \
 	python3-jsonschema gnuplot-nox hyperfine ca-certificates
 

@@ -256,8 +256,27 @@ static char ***grub_commands(const char *cfg, size_t *ret_n) {
                 bool end = c == '\0';
                 if (end || c == '\n' || c == ';' || c == ' ' || c == '\t' || c == '\r') {
                         if (inword) {
-                                strv_push(&cur, sb_take(&w));
+                                char *word = sb_take(&w);
                                 inword = false;
+                                if (!strcmp(word, "}")) { /* "}" always starts a command of its own */
+                                        if (cur[0]) {
+                                                cmds = xrealloc(cmds, (n + 1) * sizeof *cmds);
+                                                cmds[n++] = cur;
+                                                cur = xcalloc(1, sizeof(char *));
+                                        }
+                                        strv_push(&cur, word);
+                                        cmds = xrealloc(cmds, (n + 1) * sizeof *cmds);
+                                        cmds[n++] = cur;
+                                        cur = xcalloc(1, sizeof(char *));
+                                } else {
+                                        bool brace = !strcmp(word, "{");
+                                        strv_push(&cur, word);
+                                        if (brace) { /* "{" ends the opening command */
+                                                cmds = xrealloc(cmds, (n + 1) * sizeof *cmds);
+                                                cmds[n++] = cur;
+                                                cur = xcalloc(1, sizeof(char *));
+                                        }
+                                }
                         }
                         if (end || c == '\n' || c == ';') {
                                 if (cur[0]) {
@@ -272,6 +291,10 @@ static char ***grub_commands(const char *cfg, size_t *ret_n) {
                 }
                 if (c == '#' && !inword) {
                         while (*p && *p != '\n') p++;
+                        continue;
+                }
+                if (c == '\\' && p[1] == '\n') { /* line continuation */
+                        p += 2;
                         continue;
                 }
                 inword = true;

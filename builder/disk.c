@@ -626,9 +626,32 @@ out:
 
 /* ---- entry point ------------------------------------------------------- */
 
+/* Something still mounted in the root (a stage's /proc, /dev) would be
+ * copied into the image: refuse. */
+static int check_no_mounts(dsk *d) {
+        FILE *f = fopen("/proc/self/mounts", "re");
+        if (!f) return 0;
+        _cleanup_free_ char *real = realpath(d->root, NULL);
+        const char *r0 = real ? real : d->root;
+        size_t n = strlen(r0);
+        char line[4096];
+        int r = 0;
+        while (fgets(line, sizeof line, f)) {
+                char dev[1024], mp[2048];
+                if (sscanf(line, "%1023s %2047s", dev, mp) != 2) continue;
+                if (!strncmp(mp, r0, n) && mp[n] == '/') {
+                        r = fail(d, ERR_IMAGE, "%s is still mounted inside the image root; unmount it first", mp);
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
+}
+
 static int assemble(dsk *d, const char *raw_path) {
         int r;
         if ((r = plan_layout(d)) < 0) return r;
+        if ((r = check_no_mounts(d)) < 0) return r;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         if (sde && *sde) {
                 sde_clamp = (time_t)strtoll(sde, NULL, 10);

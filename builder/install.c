@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <rpm/rpmsq.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -184,6 +186,36 @@ static bool pseudo_dirs_exist(const char *root) {
                 if (!ok) return false;
         }
         return true;
+}
+
+/* librpm replaces our SIGINT/SIGTERM handlers with its own signal queue
+ * (so a transaction never stops half-way) and runs the queued actions at
+ * safe points: make its action ours, and put our handlers back after. */
+static void rpm_signal_action(int signum, siginfo_t *info, void *context) {
+        (void)signum;
+        (void)info;
+        (void)context;
+        interrupt_raise();
+}
+
+static void rpm_signals_to_rpm(void) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        rpmsqSetAction(SIGINT, rpm_signal_action);
+        rpmsqSetAction(SIGTERM, rpm_signal_action);
+        rpmsqSetAction(SIGHUP, rpm_signal_action);
+#pragma GCC diagnostic pop
+}
+
+static void rpm_signals_to_ours(void) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        rpmsqPoll();
+        rpmsqSetAction(SIGINT, RPMSQ_DFL);
+        rpmsqSetAction(SIGTERM, RPMSQ_DFL);
+        rpmsqSetAction(SIGHUP, RPMSQ_DFL);
+#pragma GCC diagnostic pop
+        interrupt_install_handlers();
 }
 
 /* ---------------------------------------------------------------- transaction */
@@ -491,7 +523,9 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         rpmtsSetFlags(ts, tflags);
         st.pr = progress_new("install", l->n_packages, "packages");
         double t0 = now_seconds();
+        rpm_signals_to_rpm();
         rc = rpmtsRun(ts, NULL, filter);
+        rpm_signals_to_ours();
         progress_free(st.pr);
         st.pr = NULL;
         mounts_teardown(&mounts);

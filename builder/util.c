@@ -297,6 +297,8 @@ void interrupt_install_handlers(void) {
 
 bool interrupted(void) { return interrupt_flag != 0; }
 
+void interrupt_raise(void) { interrupt_flag = 1; }
+
 int run_command(char *const argv[], const char *log_path) {
         if (interrupted()) return ERR_INTERRUPTED;
         int logfd = -1;

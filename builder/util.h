@@ -99,6 +99,8 @@ int run_command(char *const argv[], const char *log_path);
 /* Interruption: install once; long loops poll interrupted(). */
 void interrupt_install_handlers(void);
 bool interrupted(void);
+/* Record an interruption noticed elsewhere (e.g. by librpm's handlers). */
+void interrupt_raise(void);
 
 /* Monotonic seconds, for stage timings. */
 double now_seconds(void);

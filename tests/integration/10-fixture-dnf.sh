@@ -218,7 +218,7 @@ fi
 export IMGBUILD_FIXTURE_CACHE=${FIXTURE%/*}
 if ! "$TOP/tests/fixture/build.sh" --cached >/dev/null 2>"$WORK/build.log"; then
     fail "warm build.sh: $FIXTURE is not the fixture of the current scripts: $(tail -1 "$WORK/build.log")"
-    out= ms=0
+    out='' ms=0
 else
     t0=$(date +%s%N)
     out=$("$TOP/tests/fixture/build.sh" 2>"$WORK/build.log" | tail -1) || true

@@ -63,6 +63,13 @@ expect too-small 6 'does not fit the disk: it needs about [0-9]+ MiB .* 256 MiB 
 printf 'profile=demo\ndisk_mib=3072\n' > "$WORK/nokernel.spec"
 expect no-kernel 6 'no kernel in the image.s /boot' "$WORK/nokernel.spec" disk
 
+# a mount left in the root (a stage's /proc) must not be copied into the image
+mkdir -p "$root/mnt/leftover"
+if mount -t tmpfs tmpfs "$root/mnt/leftover" 2>/dev/null; then
+        expect mount-left 6 'mnt/leftover is still mounted inside the image root' "$WORK/nokernel.spec" disk
+        umount "$root/mnt/leftover"
+fi
+
 printf 'profile=demo\ndisk_mib=3072\nfstype=btrfs\n' > "$WORK/fs.spec"
 expect bad-fstype 6 'file system btrfs for / is not supported' "$WORK/fs.spec" disk
 finish
