@@ -390,7 +390,7 @@ static void md_entry_clear(md_entry *e) {
         memset(e, 0, sizeof *e);
 }
 
-enum md_kind { MD_PRIMARY, MD_COMPS };
+enum md_kind { MD_PRIMARY, MD_FILELISTS, MD_COMPS };
 
 /* Fetch (when base is set), verify and parse one metadata file. */
 static int md_load_one(Repo *repo, const char *dir, const char *base, bool sslverify, const md_entry *e,
@@ -422,8 +422,9 @@ static int md_load_one(Repo *repo, const char *dir, const char *base, bool sslve
                 *ret_error = xasprintf("%s: cannot open: %s", url, strerror(errno));
                 return ERR_FETCH;
         }
-        int q = kind == MD_PRIMARY ? repo_add_rpmmd(repo, f, NULL, REPO_NO_INTERNALIZE)
-                                   : repo_add_comps(repo, f, REPO_NO_INTERNALIZE);
+        int q = kind == MD_PRIMARY     ? repo_add_rpmmd(repo, f, NULL, REPO_NO_INTERNALIZE)
+                : kind == MD_FILELISTS ? repo_add_rpmmd(repo, f, NULL, REPO_EXTEND_SOLVABLES | REPO_NO_INTERNALIZE)
+                                       : repo_add_comps(repo, f, REPO_NO_INTERNALIZE);
         bool rerr = ferror(f);
         fclose(f);
         if (q != 0 || rerr) {
@@ -432,6 +433,36 @@ static int md_load_one(Repo *repo, const char *dir, const char *base, bool sslve
                 return ERR_FETCH;
         }
         return 0;
+}
+
+/* primary.xml lists only the "interesting" files (/etc, bin dirs); a file
+ * dependency outside them needs filelists.  True when some requirement of
+ * repo on a path has no provider among the repos loaded so far. */
+static bool path_in_filelists(Pool *pool, const char *path) {
+        Dataiterator di;
+        dataiterator_init(&di, pool, 0, 0, SOLVABLE_FILELIST, path, SEARCH_STRING | SEARCH_FILES);
+        bool found = dataiterator_step(&di);
+        dataiterator_free(&di);
+        return found;
+}
+
+static bool needs_filelists(Repo *repo) {
+        Pool *pool = repo->pool;
+        /* Explicit provides only: pool_addfileprovides would record the
+         * file list it saw and miss files loaded later. */
+        pool_createwhatprovides(pool);
+        Solvable *s;
+        Id p;
+        FOR_REPO_SOLVABLES(repo, p, s) {
+                if (!s->requires) continue;
+                for (Id *dp = repo->idarraydata + s->requires; *dp; dp++) {
+                        if (*dp == SOLVABLE_PREREQMARKER || ISRELDEP(*dp)) continue;
+                        const char *name = pool_id2str(pool, *dp);
+                        if (name[0] == '/' && !*pool_whatprovides_ptr(pool, *dp) && !path_in_filelists(pool, name))
+                                return true;
+                }
+        }
+        return false;
 }
 
 /* Parse dir/repodata/repomd.xml (already there), then fetch (base != NULL)
@@ -454,7 +485,7 @@ static int load_repo_dir(Pool *pool, const char *id, const char *dir, const char
                 return ERR_FETCH;
         }
         repo_internalize(repo);
-        md_entry primary = { 0 }, comps = { 0 };
+        md_entry primary = { 0 }, filelists = { 0 }, comps = { 0 };
         int r = 0;
         if (!md_find(repo, "primary", &primary)) {
                 *ret_error = xasprintf("%s: lists no primary metadata", where);
@@ -462,11 +493,18 @@ static int load_repo_dir(Pool *pool, const char *id, const char *dir, const char
                 goto out;
         }
         if ((r = md_load_one(repo, dir, base, sslverify, &primary, MD_PRIMARY, ret_error)) < 0) goto out;
+        repo_internalize(repo);
+        if (md_find(repo, "filelists", &filelists) && needs_filelists(repo)) {
+                log_debug("repo %s: file dependencies outside primary.xml: loading filelists", id);
+                if ((r = md_load_one(repo, dir, base, sslverify, &filelists, MD_FILELISTS, ret_error)) < 0)
+                        goto out;
+        }
         if (md_find(repo, "group_gz", &comps) || md_find(repo, "group", &comps))
                 if ((r = md_load_one(repo, dir, base, sslverify, &comps, MD_COMPS, ret_error)) < 0) goto out;
         repo_internalize(repo);
 out:
         md_entry_clear(&primary);
+        md_entry_clear(&filelists);
         md_entry_clear(&comps);
         if (r < 0) {
                 repo_free(repo, 1);

@@ -387,15 +387,89 @@ static void test_lock_verify(void) {
         ctx_free(ctx);
 }
 
+
+/* A hand-made repo: "needy" requires a file that only filelists.xml lists.
+ * filelists_ok=false gives filelists a wrong checksum, so the load fails
+ * exactly when filelists is read. */
+static char *filelists_repo(const char *name, const char *requires, bool filelists_ok) {
+        char *dir = xasprintf("%s/%s", tmpdir, name);
+        CHECK(sh("mkdir -p '%s/repodata' && cd '%s/repodata' && "
+                 "printf '%%s' '<?xml version=\"1.0\"?><metadata xmlns=\"http://linux.duke.edu/metadata/common\" "
+                 "xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"2\">"
+                 "<package type=\"rpm\"><name>needy</name><arch>noarch</arch><version epoch=\"0\" ver=\"1\" rel=\"1\"/>"
+                 "<checksum type=\"sha256\" pkgid=\"YES\">aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</checksum><location href=\"needy.rpm\"/>"
+                 "<format><rpm:requires><rpm:entry name=\"%s\"/></rpm:requires></format></package>"
+                 "<package type=\"rpm\"><name>provider</name><arch>noarch</arch><version epoch=\"0\" ver=\"1\" rel=\"1\"/>"
+                 "<checksum type=\"sha256\" pkgid=\"YES\">bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb</checksum><location href=\"provider.rpm\"/>"
+                 "<format></format></package></metadata>' | gzip > primary.xml.gz && "
+                 "printf '%%s' '<?xml version=\"1.0\"?><filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"2\">"
+                 "<package pkgid=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" name=\"needy\" arch=\"noarch\"><version epoch=\"0\" ver=\"1\" rel=\"1\"/></package>"
+                 "<package pkgid=\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\" name=\"provider\" arch=\"noarch\"><version epoch=\"0\" ver=\"1\" rel=\"1\"/>"
+                 "<file>/opt/tool/bin/x</file></package></filelists>' | gzip > filelists.xml.gz && "
+                 "p=$(sha256sum primary.xml.gz | cut -d' ' -f1) && f=$(sha256sum filelists.xml.gz | cut -d' ' -f1) && "
+                 "%s"
+                 "printf '<?xml version=\"1.0\"?><repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision>"
+                 "<data type=\"primary\"><checksum type=\"sha256\">%%s</checksum><location href=\"repodata/primary.xml.gz\"/></data>"
+                 "<data type=\"filelists\"><checksum type=\"sha256\">%%s</checksum><location href=\"repodata/filelists.xml.gz\"/></data>"
+                 "</repomd>' $p $f > repomd.xml",
+                 dir, dir, requires, filelists_ok ? "" : "f=0000000000000000000000000000000000000000000000000000000000000000 && ") == 0);
+        return dir;
+}
+
+static void test_filelists_on_demand(void) {
+        /* The file dependency is only satisfiable through filelists. */
+        _cleanup_free_ char *dir = filelists_repo("fl-needed", "/opt/tool/bin/x", true);
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *repo = NULL;
+        char *sha = NULL, *err = NULL;
+        int r = repomd_parse_dir(pool, "fl", dir, &repo, &sha, &err);
+        if (r < 0) fprintf(stderr, "parse: %s\n", err);
+        CHECK_INTEQ(r, 0);
+        if (r == 0) {
+                /* provider's file list now holds the path. */
+                Dataiterator di;
+                dataiterator_init(&di, pool, repo, 0, SOLVABLE_FILELIST, "/opt/tool/bin/x", SEARCH_STRING | SEARCH_FILES);
+                bool found = dataiterator_step(&di);
+                CHECK(found && !strcmp(pool_id2str(pool, pool->solvables[di.solvid].name), "provider"));
+                dataiterator_free(&di);
+        }
+        free(sha);
+        free(err);
+        pool_free(pool);
+
+        /* Loaded, and verified: a bad filelists checksum is then an error. */
+        _cleanup_free_ char *bad = filelists_repo("fl-needed-bad", "/opt/tool/bin/x", false);
+        pool = solve_pool_new("x86_64");
+        sha = err = NULL;
+        CHECK_INTEQ(repomd_parse_dir(pool, "fl", bad, &repo, &sha, &err), ERR_FETCH);
+        CHECK(err && strstr(err, "filelists"));
+        free(sha);
+        free(err);
+        pool_free(pool);
+
+        /* No file dependency outside primary: filelists is never read (its
+         * bad checksum goes unnoticed). */
+        _cleanup_free_ char *plain = filelists_repo("fl-unneeded", "provider", false);
+        pool = solve_pool_new("x86_64");
+        sha = err = NULL;
+        r = repomd_parse_dir(pool, "fl", plain, &repo, &sha, &err);
+        if (r < 0) fprintf(stderr, "parse: %s\n", err);
+        CHECK_INTEQ(r, 0);
+        free(sha);
+        free(err);
+        pool_free(pool);
+}
+
 static void setup(void) {
         char t[] = "/tmp/test_repomd.XXXXXX";
         tmpdir = xstrdup(mkdtemp(t));
 }
 
 static void teardown(void) {
+        if (getenv("KEEP_TMP")) return;
         rm_rf(tmpdir);
         free(tmpdir);
 }
 
-TEST_MAIN(setup, test_real_repodata_loads, test_one_byte_changed, test_truncated_gzip, test_bad_repomd, test_load_and_cache,
+TEST_MAIN(setup, test_real_repodata_loads, test_filelists_on_demand, test_one_byte_changed, test_truncated_gzip, test_bad_repomd, test_load_and_cache,
           test_unreachable, test_download_errors, test_mirrorlists, test_signature, test_lock_verify, teardown)
