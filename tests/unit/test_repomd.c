@@ -428,7 +428,8 @@ static void test_filelists_on_demand(void) {
         if (r == 0) {
                 /* provider's file list now holds the path. */
                 Dataiterator di;
-                dataiterator_init(&di, pool, repo, 0, SOLVABLE_FILELIST, "/opt/tool/bin/x", SEARCH_STRING | SEARCH_FILES);
+                dataiterator_init(&di, pool, repo, 0, SOLVABLE_FILELIST, "/opt/tool/bin/x",
+                                 SEARCH_STRING | SEARCH_FILES | SEARCH_COMPLETE_FILELIST);
                 bool found = dataiterator_step(&di);
                 CHECK(found && !strcmp(pool_id2str(pool, pool->solvables[di.solvid].name), "provider"));
                 dataiterator_free(&di);
