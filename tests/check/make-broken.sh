@@ -48,6 +48,7 @@ for c in "${cases[@]}"; do
         case $c in
         disk_size) size=600G ;;
         root_partition) size=$(( gsize + 64 * 1024 * 1024 )) ;;  # room for a partition after root
+        gpt) size=$(( gsize + 1024 * 1024 )) ;;                  # room for the backup GPT
         esac
         rm -f "broken-$c.qcow2"
         qemu-img create -q -f qcow2 -b "$good" -F "$fmt" "broken-$c.qcow2" $size
@@ -119,7 +120,7 @@ brk_disk_usage() {
         bsize=$(gf statvfs / | awk '$1 == "bsize:" { print $2 }')
         gf fallocate64 /zz-fill $(( bavail * bsize - 100 * 1024 * 1024 ))
 }
-brk_cloud_init() { gf mkdir-p /etc/cloud/cloud.cfg.d; gf write /etc/cloud/cloud.cfg.d/99-zz-broken.cfg "datasource_list: [ ConfigDrive, None ]
+brk_cloud_init() { gf mkdir-p /etc/cloud/cloud.cfg.d; gf write /etc/cloud/cloud.cfg.d/zz-imgbuild-check-broken.cfg "datasource_list: [ ConfigDrive, None ]
 "; }
 brk_growpart() { gf rm-f /usr/bin/growpart; gf rm-f /bin/growpart; gf rm-f /usr/sbin/growpart; }
 brk_rpmdb() { gf rm-f /var/lib/rpm/Packages; gf rm-f /var/lib/rpm/rpmdb.sqlite; gf rm-f /usr/lib/sysimage/rpm/rpmdb.sqlite; }
