@@ -34,9 +34,13 @@ def children_map():
     return kids
 
 
-def tree_rss_kib(pid):
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_usage(pid):
+    """(sum of VmRSS in KiB, CPU seconds incl. reaped children) of the tree."""
     kids = children_map()
-    total, todo, seen = 0, [pid], set()
+    total, cpu, todo, seen = 0, 0, [pid], set()
     while todo:
         p = todo.pop()
         if p in seen:
@@ -44,14 +48,18 @@ def tree_rss_kib(pid):
         seen.add(p)
         todo.extend(kids.get(p, []))
         try:
+            with open("/proc/%d/stat" % p) as f:
+                st = f.read()
+            v = st[st.rindex(")") + 2:].split()
+            cpu += sum(int(x) for x in v[11:15])   # utime stime cutime cstime
             with open("/proc/%d/status" % p) as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])
                         break
-        except OSError:
+        except (OSError, ValueError, IndexError):
             pass
-    return total
+    return total, cpu / TICK
 
 
 def main():
@@ -67,7 +75,8 @@ def main():
 
         def sampler():
             while not done.is_set():
-                samples.append((time.monotonic(), tree_rss_kib(proc.pid)))
+                kib, cpu = tree_usage(proc.pid)
+                samples.append((time.monotonic(), kib, cpu))
                 done.wait(0.2)
 
         th = threading.Thread(target=sampler, daemon=True)
@@ -90,11 +99,15 @@ def main():
     stages = []
     for i, (ts, name) in enumerate(bounds):
         te = bounds[i + 1][0] if i + 1 < len(bounds) else t_end
-        peak = max([k for (t, k) in samples if ts <= t <= te] or [0])
-        stages.append({"name": name, "seconds": round(te - ts, 3), "peak_rss_mib": round(peak / 1024, 1)})
+        inside = [x for x in samples if ts <= x[0] <= te]
+        before = [x for x in samples if x[0] < ts]
+        peak = max([k for (_, k, _) in inside] or [0])
+        cpu = (inside[-1][2] - (before[-1][2] if before else 0)) if inside else 0
+        stages.append({"name": name, "seconds": round(te - ts, 3), "peak_rss_mib": round(peak / 1024, 1),
+                       "cpu_seconds": round(max(cpu, 0), 2)})
     maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     res = {"rc": rc, "total": round(t_end - t0, 3),
-           "peak_rss_mib": round(max([k for _, k in samples] or [0]) / 1024, 1),
+           "peak_rss_mib": round(max([k for _, k, _ in samples] or [0]) / 1024, 1),
            "max_single_rss_mib": round(maxrss / 1024, 1), "stages": stages}
     with open(out_json, "w") as f:
         json.dump(res, f)

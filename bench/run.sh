@@ -105,11 +105,10 @@ for r in $(seq "$rounds"); do
         # alternate who goes first
         if [ $((r % 2)) = 1 ]; then peer cold "$r"; ib cold "$r"; else ib cold "$r"; peer cold "$r"; fi
         rm -rf "$W/icache/roots" "$W/icache/initramfs"
-        if [ $((r % 2)) = 1 ]; then
-                peer warm "$r"; ib warm "$r" -o "$W/lock.json"
-        else
-                ib warm "$r" -o "$W/lock.json"; peer warm "$r"
-        fi
+        if [ $((r % 2)) = 1 ]; then peer warm "$r"; ib warm "$r"; else ib warm "$r"; peer warm "$r"; fi
+        # incremental builds: the same lock (`build -o` writes none yet: resolve does)
+        IMGBUILD_CACHE_DIR="$W/icache" "$img" resolve --profile demo --release 20190619 --datadir "$data" \
+                -o "$W/lock.json" > "$raw/resolve-$r.log" 2>&1
         echo "bench round $r: $(date +%s%N)" >> "$motd"
         ib incr-overlay "$r" --lock "$W/lock.json"
         grep -q '^rootcache: reusing' "$raw/runs/incr-overlay-imgbuild-$r.log" ||
@@ -138,5 +137,5 @@ echo "load_end $(cat /proc/loadavg)" >> "$raw/meta.txt"
 echo "finished $(date -u +%FT%TZ)" >> "$raw/meta.txt"
 
 python3 "$top/bench/report.py" "$raw" "$res"
-gnuplot "$res/bench.gnuplot" && echo "chart: $res/bench.png"
+gnuplot -e "dat='$res/bench.dat'; out='$res/bench.png'" "$top/bench/bench.gnuplot" && echo "chart: $res/bench.png"
 echo "results: $res/results.md (raw: $raw)"

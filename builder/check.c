@@ -239,10 +239,6 @@ int check_probe_format(const char *path, char **ret_format, uint64_t *ret_virtua
 /* ------------------------------------------------------------------ */
 /* GRUB 2 configuration: the default entry                             */
 
-typedef struct gword {
-        char **w;
-} gcmd;
-
 /* Split a grub.cfg into commands (NULL-terminated word vectors). */
 static char ***grub_commands(const char *cfg, size_t *ret_n) {
         char ***cmds = NULL;
@@ -465,8 +461,6 @@ int grub_default_entry(const char *cfg, const char *grubenv, grub_entry *ret) {
                         if (!strcmp(ents[i].index, "0") || str_startswith(ents[i].index, "0>")) pick = &ents[i];
         int r = -ENOENT;
         if (pick && pick->kernel) {
-                const char *ko = grubenv ? NULL : NULL;
-                (void)ko;
                 char *cmdline = xstrdup(pick->cmdline ? pick->cmdline : "");
                 /* EL8-style $kernelopts from grubenv */
                 char *kopts = grubenv ? grubenv_get(grubenv, "kernelopts") : NULL;
@@ -911,6 +905,10 @@ int view_load_tar(view *v, const char *dir, const unsigned char *buf, size_t len
         return r;
 }
 
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* One tar_out for a whole guest tree. */
 static int v_fetch_tree(view *v, const char *dir, char *const *excludes) {
         ventry *d = v_get(v, dir);
@@ -936,6 +934,11 @@ static int v_fetch_tree(view *v, const char *dir, char *const *excludes) {
         if (!d->list) d->list = xcalloc(1, sizeof(char *));
         r = view_load_tar(v, dir, (const unsigned char *)buf, len);
         free(buf);
+        /* tar order is directory order; listings are sorted like ls (config
+         * dirs are read in name order: the last file wins) */
+        for (size_t i = 0; i < v->n; i++)
+                if (v->e[i].list && under(v->e[i].path, dir))
+                        qsort(v->e[i].list, strv_length(v->e[i].list), sizeof(char *), cmp_str);
         if (r == 0) strv_push(&v->trees, xstrdup(dir));
         return r;
 }

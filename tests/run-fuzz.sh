@@ -15,7 +15,7 @@ for bin in "$@"; do
         fi
         if "$bin" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=65536 -timeout=10 \
                   -artifact_prefix="build/fuzz/$name-" "$corpus" > "build/fuzz/$name.log" 2>&1; then
-                printf 'PASS  %s  (%s)\n' "$name" "$(grep -Eo '#[0-9]+ +DONE.*' "build/fuzz/$name.log" | tail -n1)"
+                printf 'PASS  %s  (%s)\n' "$name" "$(grep -E '^Done [0-9]+ runs' "build/fuzz/$name.log" | tail -n1)"
         else
                 printf 'FAIL  %s\n' "$name"
                 tail -n 40 "build/fuzz/$name.log"

@@ -2,9 +2,9 @@
 # 70-check-items: `imgbuild check` passes a good image, and for every item a
 # broken copy fails exactly that item (every other item as for the good
 # image).  The good image is $CHECK_IMAGE (profile $CHECK_PROFILE), by
-# default the demo image when the run has one ($SHARED/demo.raw, or
-# /work/scratch/disk/demo.raw), else the synthetic EL7-like image of
-# tests/check/make-good-image.sh.  Breaks needing a fresh filesystem (ext4
+# default the demo image that `imgbuild build --profile demo` makes (shared
+# by the tests of this run); CHECK_SYNTHETIC=1 uses only the synthetic
+# EL7-like image of tests/check/make-good-image.sh.  Breaks needing a fresh filesystem (ext4
 # 64bit, LVM, inodes used up) always use the synthetic image.
 # All images are checked in ONE libguestfs launch (imgbuild check A B C…).
 set -euo pipefail
@@ -15,10 +15,11 @@ t0=$(date +%s)
 t1=$(date +%s)
 
 good=${CHECK_IMAGE:-}
-if [ -z "$good" ]; then
-        for c in "${SHARED:-/nonexistent}/demo.raw" /work/scratch/disk/demo.raw; do
-                [ -f "$c" ] && { good=$c; break; }
-        done
+if [ -z "$good" ] && [ "${CHECK_SYNTHETIC:-0}" != 1 ]; then
+        . "$TOP/tests/lib.sh"
+        demo=$(demo_image_dir)
+        good=$(ls "$demo"/*.qcow2 | head -n1)
+        [ -f "$good" ] || { echo "no demo qcow2 in $demo"; exit 1; }
 fi
 if [ -n "$good" ] && [ "$good" != "$syn/good.raw" ]; then
         profile=${CHECK_PROFILE:-nocloud}

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""bench/report.py RAWDIR RESULTSDIR — turn bench/run.sh's raw runs into
+RESULTSDIR/results.md (tables), RESULTSDIR/bench.dat (chart data for
+bench/bench.gnuplot) and RESULTSDIR/README-performance.md (the README's
+Performance section).  Medians over rounds; memory is the peak of the sum
+of RSS over the whole process tree (bench/measure.py)."""
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+raw, res = sys.argv[1], sys.argv[2]
+BUILD_ROWS = ["cold", "warm", "incr-overlay", "incr-kconfig"]
+ROW_TITLE = {
+    "cold": "cold build (empty caches)",
+    "warm": "warm build (metadata + package caches)",
+    "incr-overlay": "incremental: overlay file changed",
+    "incr-kconfig": "incremental: kernel-config file changed",
+}
+# What bounds a stage (for the "where the time goes" notes).
+BOUND = {
+    "convert": "qcow2 zlib compression of the ~750 MiB of allocated data (CPU; qemu-img -W -m 8 on "
+               "both cores) plus writing the VHD (disk writes)",
+    "qcow2": "qcow2 zlib compression (CPU, `qemu-img convert -c` defaults)",
+    "vhd": "writing the VHD (disk writes; qemu-img reads the whole 20 GiB raw)",
+    "rootcache": "copying the cached root (~745 MiB, 20k files: disk writes; cp -a, no reflink on ext4)",
+    "rootstore": "copying the installed root into the cache (disk writes + syncfs)",
+    "install": "rpm payload decompression (CPU) + file writes + scriptlets",
+    "dnf": "dnf: metadata load, depsolve, rpm payload decompression + writes + scriptlets",
+    "configure": "mkinitramfs in the image (copying + compressing the initramfs, CPU) when not cached",
+    "initramfs": "update-initramfs (CPU)",
+    "assemble": "mke2fs -d of the root into the raw disk (disk writes)",
+    "virt-make-fs": "libguestfs appliance under TCG: launch + tar-in of the root",
+    "check": "libguestfs appliance launch under TCG",
+    "fetch": "package copy + digest verification (disk, CPU)",
+}
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def load_runs():
+    runs = {}
+    for p in sorted(glob.glob(os.path.join(raw, "runs", "*.json"))):
+        m = re.match(r"(.+)-(imgbuild|peer)-(\d+)\.json$", os.path.basename(p))
+        if not m:
+            continue
+        d = json.load(open(p))
+        if d.get("rc") != 0:
+            continue
+        runs.setdefault((m.group(1), m.group(2)), []).append(d)
+    return runs
+
+
+runs = load_runs()
+meta = open(os.path.join(raw, "meta.txt")).read() if os.path.exists(os.path.join(raw, "meta.txt")) else ""
+
+
+def total(row, tool):
+    return med([d["total"] for d in runs.get((row, tool), [])])
+
+
+def peak(row, tool):
+    return med([d["peak_rss_mib"] for d in runs.get((row, tool), [])])
+
+
+def stage_table(row, tool):
+    """[(stage, median s, median peak MiB, median cores busy)] in first-seen order."""
+    order, secs, mem, cores = [], {}, {}, {}
+    for d in runs.get((row, tool), []):
+        for s in d["stages"]:
+            if s["name"] not in secs:
+                order.append(s["name"])
+                secs[s["name"]], mem[s["name"]], cores[s["name"]] = [], [], []
+            secs[s["name"]].append(s["seconds"])
+            mem[s["name"]].append(s["peak_rss_mib"])
+            if s["seconds"] > 0.5 and "cpu_seconds" in s:
+                cores[s["name"]].append(s["cpu_seconds"] / s["seconds"])
+    return [(n, med(secs[n]), med(mem[n]), med(cores[n])) for n in order]
+
+
+def stage_sum(row, tool, names):
+    return sum(s for n, s, _, _ in stage_table(row, tool) if n in names) or None
+
+
+def loads():
+    xs = []
+    for v in runs.values():
+        for d in v:
+            xs += d.get("load", [])
+    return (min(xs), med(xs), max(xs)) if xs else None
+
+
+def n_rounds(row, tool):
+    return len(runs.get((row, tool), []))
+
+
+def fmt(x, nd=1):
+    return "–" if x is None else ("%.*f" % (nd, x))
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+# install vs dnf
+inst_ours, inst_dnf, inst_pk = [], [], ""
+for p in sorted(glob.glob(os.path.join(raw, "install-*.log"))):
+    t = open(p).read()
+    a = re.search(r"imgbuild fetch\+install \(bdb\): *([\d.]+)s", t)
+    b = re.search(r"dnf --installroot: *([\d.]+)s", t)
+    c = re.search(r"packages: (\S+ \S+)", t)
+    if a and b:
+        inst_ours.append(float(a.group(1)))
+        inst_dnf.append(float(b.group(1)))
+    if c:
+        inst_pk = c.group(1)
+
+# solve
+solve = {}
+sp = os.path.join(raw, "solve.log")
+if os.path.exists(sp):
+    t = open(sp).read()
+    a = re.search(r"imgbuild \(libsolv, \.solv\)\s+([\d.]+)\s+([\d.]+)\s+(\S+)", t)
+    b = re.search(r"dnf --assumeno install\s+([\d.]+)\s+([\d.]+)\s+(\S+)", t)
+    h = re.search(r"@core of (\d+) packages", t)
+    if a and b:
+        solve = {"ours_cold": float(a.group(1)), "ours_warm": float(a.group(2)), "n_ours": a.group(3),
+                 "dnf_cold": float(b.group(1)), "dnf_warm": float(b.group(2)), "n_dnf": b.group(3),
+                 "repo": h.group(1) if h else "?"}
+
+# sizes
+sizes = {}
+spath = os.path.join(raw, "sizes.txt")
+if os.path.exists(spath):
+    for line in open(spath):
+        row, tool, r, ext, b = line.split()
+        sizes.setdefault((tool, ext), []).append(int(b))
+
+conv_ours = [stage_sum(r, "imgbuild", {"convert"}) for r in BUILD_ROWS]
+conv_ours = med([x for x in conv_ours if x])
+conv_peer = med([x for x in (stage_sum(r, "peer", {"qcow2", "vhd"}) for r in ("cold", "warm")) if x])
+
+conv_cores = med([c for r in BUILD_ROWS for n, _, _, c in stage_table(r, "imgbuild") if n == "convert" and c])
+peer_q_cores = med([c for r in ("cold", "warm") for n, _, _, c in stage_table(r, "peer") if n == "qcow2" and c])
+peer_warm = total("warm", "peer")
+rows = []  # (title, ours, peer, ratio, ours_mem, peer_mem, target, met, n)
+
+
+def target_row(title, ours, peerv, om, pm, target, met, n):
+    rows.append((title, ours, peerv, ratio(ours, peerv), om, pm, target, met, n))
+
+
+target_row(ROW_TITLE["cold"], total("cold", "imgbuild"), total("cold", "peer"), peak("cold", "imgbuild"),
+           peak("cold", "peer"), "–", None, n_rounds("cold", "imgbuild"))
+w = total("warm", "imgbuild")
+target_row(ROW_TITLE["warm"], w, peer_warm, peak("warm", "imgbuild"), peak("warm", "peer"),
+           "≤ 0.25× peer and ≤ 30 s",
+           None if w is None or peer_warm is None else (w <= 0.25 * peer_warm and w <= 30), n_rounds("warm", "imgbuild"))
+for r in ("incr-overlay", "incr-kconfig"):
+    x = total(r, "imgbuild")
+    target_row(ROW_TITLE[r], x, peer_warm, peak(r, "imgbuild"), peak("warm", "peer"), "≤ 10 s",
+               None if x is None else x <= 10, n_rounds(r, "imgbuild"))
+target_row("`imgbuild check` (ECS rules, libguestfs; the peer has none)", total("check", "imgbuild"), None,
+           peak("check", "imgbuild"), None, "–", None, n_rounds("check", "imgbuild"))
+target_row("qcow2 + VHD conversion (stage times of the builds; cores busy: imgbuild %s, peer qcow2 %s)"
+           % (fmt(conv_cores, 2), fmt(peer_q_cores, 2)), conv_ours, conv_peer, None, None,
+           "qcow2 compression on both cores", None if conv_cores is None else conv_cores >= 1.5,
+           len([1 for r in BUILD_ROWS for d in runs.get((r, "imgbuild"), [])]))
+io, idn = med(inst_ours), med(inst_dnf)
+target_row("install vs dnf (fetch+install, %s)" % (inst_pk or "demo set"), io, idn, None, None, "≤ 0.5× dnf",
+           None if io is None or idn is None else io <= 0.5 * idn, len(inst_ours))
+if solve:
+    target_row("solve @core of %s packages, cold (XML)" % solve["repo"], solve["ours_cold"], solve["dnf_cold"],
+               None, None, "–", None, 1)
+    target_row("solve @core of %s packages, warm (.solv cache)" % solve["repo"], solve["ours_warm"],
+               solve["dnf_warm"], None, None, "≤ 0.3 s and ≥ 5× faster",
+               solve["ours_warm"] <= 0.3 and solve["dnf_warm"] / solve["ours_warm"] >= 5, 1)
+
+
+def met_s(m):
+    return "–" if m is None else ("**met**" if m else "**missed**")
+
+
+L = loads()
+load_s = "load average (1 min) during the runs: min %.1f, median %.1f, max %.1f on %s" % (
+    L[0], L[1], L[2], re.search(r"host (\d+ cores)", meta).group(1) if "host" in meta else "?") if L else ""
+md = []
+md.append("# imgbuild benchmark results\n")
+md.append("Generated by `make bench` (bench/run.sh → bench/report.py). Times are medians over rounds "
+          "(column n), wall clock seconds; memory is the peak of the summed RSS of the whole process tree "
+          "(including qemu / the libguestfs appliance), MiB. imgbuild builds use `--no-check` (the peer "
+          "checks nothing); `imgbuild check` is timed as its own row.\n")
+md.append("```\n" + meta.strip() + "\n```\n")
+if load_s:
+    md.append("**Machine load:** %s. Numbers taken on a shared, loaded machine are noisy.\n" % load_s)
+md.append("| row | imgbuild (s) | peer (s) | imgbuild/peer | imgbuild peak MiB | peer peak MiB | target | n |")
+md.append("|---|---:|---:|---:|---:|---:|---|---:|")
+for (t, o, p, rt, om, pm, tg, m, n) in rows:
+    md.append("| %s | %s | %s | %s | %s | %s | %s %s | %d |" % (t, fmt(o, 2 if o is not None and o < 1 else 1),
+              fmt(p, 2 if p is not None and p < 1 else 1), fmt(rt, 2), fmt(om, 0), fmt(pm, 0), tg,
+              met_s(m) if m is not None else "", n))
+md.append("\nThe peer has no incremental path: its incremental rows compare against its warm rebuild.\n")
+if sizes:
+    md.append("Output sizes (allocated, median MiB): " + ", ".join(
+        "%s %s %.0f" % (tool, ext, med(v) / 1048576) for (tool, ext), v in sorted(sizes.items())) + ".\n")
+
+md.append("## Per stage (medians)\n")
+for r in BUILD_ROWS:
+    for tool in ("imgbuild", "peer"):
+        st = stage_table(r, tool)
+        if not st or (tool == "peer" and r.startswith("incr")):
+            continue
+        md.append("**%s — %s** (total %s s, peak %s MiB)\n" % (ROW_TITLE[r], tool, fmt(total(r, tool)),
+                                                               fmt(peak(r, tool), 0)))
+        md.append("| stage | s | peak MiB | cores busy |\n|---|---:|---:|---:|")
+        for n, s, m, c in st:
+            md.append("| %s | %s | %s | %s |" % (n, fmt(s), fmt(m, 0), fmt(c, 2)))
+        md.append("")
+
+# where the time goes for missed targets
+notes = []
+for (t, o, p, rt, om, pm, tg, m, n) in rows:
+    if m is False:
+        key = next((k for k, v in ROW_TITLE.items() if v == t), None)
+        if key:
+            st = sorted(stage_table(key, "imgbuild"), key=lambda x: -x[1])[:3]
+            notes.append("- **%s** (%s s, target %s): %s." % (t, fmt(o), tg, "; ".join(
+                "%s %.1f s — %s" % (nm, s, BOUND.get(nm, "")) for nm, s, _, _ in st)))
+        else:
+            notes.append("- **%s**: %s vs %s s (target %s)." % (t, fmt(o, 2), fmt(p, 2), tg))
+if notes:
+    md.append("## Targets missed: where the time goes\n")
+    md += notes
+    md.append("")
+open(os.path.join(res, "results.md"), "w").write("\n".join(md) + "\n")
+
+# chart data: label, imgbuild, peer
+with open(os.path.join(res, "bench.dat"), "w") as f:
+    f.write("# row imgbuild peer\n")
+    for key, lab in (("cold", "cold"), ("warm", "warm"), ("incr-overlay", "incr overlay"),
+                     ("incr-kconfig", "incr kconfig")):
+        pk = "warm" if key.startswith("incr") else key
+        f.write('"%s" %s %s\n' % (lab, fmt(total(key, "imgbuild"), 2).replace("–", "NaN"),
+                                  fmt(total(pk, "peer"), 2).replace("–", "NaN")))
+    f.write('"convert" %s %s\n' % (fmt(conv_ours, 2).replace("–", "NaN"), fmt(conv_peer, 2).replace("–", "NaN")))
+    f.write('"install" %s %s\n' % (fmt(io, 2).replace("–", "NaN"), fmt(idn, 2).replace("–", "NaN")))
+    if solve:
+        f.write('"solve 10k warm" %.3f %.3f\n' % (solve["ours_warm"], solve["dnf_warm"]))
+
+# README block
+rd = ["## Performance\n",
+      "Measured with `make bench` (bench/run.sh: %s round(s), alternating, on the fixture distribution and "
+      "kickstart/demo.ks; the peer is `dnf --installroot` → update-initramfs → `virt-make-fs` → grub → "
+      "`qemu-img convert`, bench/peer.sh). %s libguestfs/qemu run under TCG (no KVM). "
+      "Full tables, per-stage times and peak memory: bench/results/results.md; chart: bench/results/bench.png.\n"
+      % (re.search(r"rounds (\d+)", meta).group(1) if "rounds" in meta else "?", load_s.capitalize() + "." if load_s else ""),
+      "| | imgbuild | peer | ratio | target |", "|---|---:|---:|---:|---|"]
+for (t, o, p, rt, om, pm, tg, m, n) in rows:
+    rd.append("| %s | %s s | %s | %s | %s %s |" % (t, fmt(o, 2 if o is not None and o < 1 else 1),
+              (fmt(p, 2 if p is not None and p < 1 else 1) + " s") if p is not None else "–", fmt(rt, 2), tg,
+              met_s(m) if m is not None else ""))
+if notes:
+    rd.append("\nWhere a target is missed:\n")
+    rd += notes
+rd.append("\nRerun: `make bench` (about 15 min a round on 2 cores; `ROUNDS=1 make bench` for a quick look).\n")
+open(os.path.join(res, "README-performance.md"), "w").write("\n".join(rd) + "\n")
+print("\n".join(md[:0] + [l for l in md if l.startswith("|") and "stage" not in l][:12]))
