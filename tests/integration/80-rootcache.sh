@@ -18,6 +18,9 @@ kernels=$(ls "$FIXTURE/repos/kernel/Packages" | sed -n 's/^\(kernel-.*\)\.rpm$/\
 [ "$(echo "$kernels" | wc -l)" -ge 2 ] || skip "the fixture has fewer than 2 kernels"
 older=$(echo "$kernels" | head -n1)
 
+# a private copy of the binary: the root cache key includes the binary's
+# digest, and a rebuild of builder/imgbuild mid-test would (rightly) miss
+cp "$IMGBUILD" "$WORK/imgbuild" && IMGBUILD=$WORK/imgbuild
 data=$WORK/data cache=$WORK/cache
 mkdir -p "$data"
 cp -a "$TOP/kickstart" "$TOP/repos" "$TOP/overlays" "$TOP/kernel-config" "$data/"
