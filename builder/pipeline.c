@@ -119,6 +119,11 @@ int pipeline_run(const plan *p) {
         if ((r = convert_images(ctx, p, raw, &outputs)) < 0) goto out;
         ctx_stage_begin(ctx, "manifest");
         if ((r = manifest_write(ctx, p, l, outputs)) < 0) goto out;
+        /* --lock-out: the lock this image was built from, for `build --lock`. */
+        if (p->lock_out && (r = lock_write(l, p->lock_out)) < 0) {
+                log_error("cannot write the lock file %s: %s", p->lock_out, strerror(-r));
+                goto out;
+        }
         ctx_stage_end(ctx);
         print_summary(ctx, outputs);
 out:

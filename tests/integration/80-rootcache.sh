@@ -48,7 +48,9 @@ pkgs_of() { # the image's own rpmdb (Berkeley DB), read with the host rpm's bdb_
 # not write one yet)
 "$IMGBUILD" resolve --profile demo --release 20190619 --datadir "$data" -o "$WORK/lock1.json" > "$WORK/resolve.log" 2>&1 ||
         { cat "$WORK/resolve.log"; fail "resolve failed"; }
-build 1 --lock "$WORK/lock1.json"
+build 1 --lock "$WORK/lock1.json" -o "$WORK/lock-out.json"
+python3 -c 'import json,sys; a,b=(json.load(open(f))["packages"] for f in sys.argv[1:]); sys.exit(a!=b)' \
+        "$WORK/lock1.json" "$WORK/lock-out.json" || fail "build -o did not write the lock it built from"
 grep -q '^rootcache: stored the installed root' "$WORK/b1.log" || fail "build 1 did not store the root"
 grep -q '^==> install' "$WORK/b1.log" || fail "build 1 did not install"
 grep -q 'reused from the cache' "$WORK/b1.log" && fail "build 1 reused an initramfs from an empty cache"
