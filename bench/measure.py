@@ -7,7 +7,8 @@ over CMD and every descendant: rpm scriptlets, qemu, the libguestfs
 appliance) every 0.2 s from /proc.  Writes OUT.json:
   {"rc", "total", "peak_rss_mib", "max_single_rss_mib",
    "stages": [{"name", "seconds", "peak_rss_mib"}, ...]}
-A stage runs from its "==> NAME" line to the next one (or the end).  Time
+A stage runs from its "==> NAME" line to the next one (or the end);
+imgbuild's "stage timings:" summary line starts a stage named "cleanup".  Time
 before the first marker is a stage named "start" when longer than 0.05 s.
 """
 import json
@@ -88,6 +89,9 @@ def main():
             s = line.strip()
             if s.startswith("==> "):
                 marks.append((now, s[4:].split()[0]))
+            elif s == "stage timings:":
+                # imgbuild's summary: what follows is its exit (work dir removal)
+                marks.append((now, "cleanup"))
         rc = proc.wait()
         done.set()
         th.join()

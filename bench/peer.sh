@@ -20,7 +20,7 @@ size=${PEER_DISK_SIZE:-20G}
 [ -e /dev/kvm ] || export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
 mkdir -p "$out" "$cache"
 w=$(mktemp -d "${TMPDIR:-/var/tmp}/imgbuild-peer.XXXXXX")
-trap 'rm -rf "$w"' EXIT
+trap 'echo "==> cleanup"; rm -rf "$w"' EXIT
 root=$w/root
 
 echo "==> dnf"

@@ -30,12 +30,16 @@ for t in dnf virt-make-fs qemu-img gnuplot python3 grub-mkimage sfdisk; do
         command -v "$t" >/dev/null || { echo "bench: $t is missing (make deps)"; exit 1; }
 done
 [ -x "$top/builder/imgbuild" ] || make -s -C "$top" builder/imgbuild
-img=$top/builder/imgbuild
 res=$top/bench/results
 raw=$res/$(date -u +%Y%m%dT%H%M%SZ).raw
 mkdir -p "$raw/runs"
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/imgbuild-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+# one binary for the whole session: a rebuild of builder/imgbuild meanwhile
+# would mix versions (and, by design, empty the root cache: its key
+# includes the binary's digest)
+cp "$top/builder/imgbuild" "$W/imgbuild"
+img=$W/imgbuild
 [ -e /dev/kvm ] || export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
 export FIXTURE=$fx
 
@@ -53,7 +57,7 @@ load() { cut -d' ' -f1 /proc/loadavg; }
         echo "started $(date -u +%FT%TZ)"
         echo "rounds $rounds"
         echo "host $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -r), kvm: $([ -e /dev/kvm ] && echo yes || echo no)"
-        echo "imgbuild $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet 2>/dev/null || echo '+changes')"
+        echo "imgbuild $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet 2>/dev/null || echo '+changes'), binary sha256 $(sha256sum "$img" | cut -c1-12)"
         echo "qemu-img $(qemu-img --version | head -n1 | awk '{print $3}'), dnf $(dnf --version 2>/dev/null | head -n1), libguestfs $(guestfish --version | awk '{print $2}')"
         echo "load_start $(cat /proc/loadavg)"
 } > "$raw/meta.txt"

@@ -5,8 +5,11 @@
  *                   what install produces: the lock's packages (NEVRA and
  *                   file checksum, in order), the target arch, the rpmdb
  *                   format, %packages --excludedocs/--instLangs, the host
- *                   librpm version and the imgbuild binary itself.  Any
- *                   change to the package set is a different key.
+ *                   librpm version and the imgbuild binary itself (so a
+ *                   rebuilt imgbuild starts with a cold root cache, on
+ *                   purpose: a changed install stage must not reuse roots
+ *                   the old one made).  Any change to the package set, or
+ *                   to the lock's install order, is a different key.
  * initramfs/<key>   a generated initramfs, keyed by its inputs as they are
  *                   in the image root when it is made: the image's rpmdb
  *                   (the package set, hence the tool, its hooks and the
