@@ -784,8 +784,22 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
                 repomd_info_free(info);
                 return ret;
         }
-        /* Only verified, fully parsed metadata reaches the cache. */
-        (void)cache_store(ctx, repo, r->id, repomd, hex);
+        /* Only verified, fully parsed metadata reaches the cache.  Then solve
+         * from the cache too, so a cold and a warm resolve see identical
+         * solvables and give the same transaction order (byte-identical
+         * locks).  The fresh repo is the pool's last, so its ids are reused. */
+        if (cache_store(ctx, repo, r->id, repomd, hex) == 0) {
+                repo_free(repo, 1);
+                repo = NULL;
+                if (cache_load(pool, r->id, solv, &repo) < 0 &&
+                    (ret = load_repo_dir(pool, r->id, dir, base_copy, r->sslverify, &repo, ret_error)) < 0) {
+                        char *m = xasprintf("repo '%s': %s", r->id, *ret_error);
+                        free(*ret_error);
+                        *ret_error = m;
+                        repomd_info_free(info);
+                        return ret;
+                }
+        }
         *ret_repo = repo;
         *ret_info = info;
         return 0;

@@ -156,4 +156,10 @@ grep -q "repo 'os': --offline, but no cached metadata" "$WORK/off2.out" || fail 
 # "-o -" writes the lock to stdout.
 "${RES[@]}" -q -o - > "$WORK/stdout.lock" || fail "-o -"
 lockset "$WORK/stdout.lock" | diff -q "$WORK/ours.txt" - > /dev/null || fail "-o - lock differs"
+
+# A cold resolve (XML) and a warm one (.solv cache) give byte-identical
+# locks: same packages, same install order.
+IMGBUILD_CACHE_DIR="$WORK/cache-det" "${RES[@]}" -q -o "$WORK/det-cold.lock" || fail "cold resolve"
+IMGBUILD_CACHE_DIR="$WORK/cache-det" "${RES[@]}" -q -o "$WORK/det-warm.lock" || fail "warm resolve"
+cmp "$WORK/det-cold.lock" "$WORK/det-warm.lock" || fail "cold and warm resolves give different locks"
 echo PASS
