@@ -250,22 +250,7 @@ static pid_t spawn_qemu(char *const argv[], const char *qemu_log) {
                 close(logfd);
                 return r;
         }
-        if (pid == 0) {
-                /* Own process group: Ctrl-C reaches us and we end qemu; and
-                 * if we die, the kernel ends it. */
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent) _exit(127);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                int devnull = open("/dev/null", O_RDONLY);
-                if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-                dup2(logfd, STDOUT_FILENO);
-                dup2(logfd, STDERR_FILENO);
-                execvp(argv[0], argv);
-                dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
+        if (pid == 0) child_exec(parent, logfd, argv);
         close(logfd);
         return pid;
 }

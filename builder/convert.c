@@ -103,20 +103,7 @@ static int run_piped(char *const argv[], const char *log_path, progress *pr, uin
                 close(logfd);
                 return r;
         }
-        if (pid == 0) {
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent) _exit(127);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                int devnull = open("/dev/null", O_RDONLY);
-                if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-                dup2(pfd[1], STDOUT_FILENO);
-                dup2(pfd[1], STDERR_FILENO);
-                execvp(argv[0], argv);
-                dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
+        if (pid == 0) child_exec(parent, pfd[1], argv);
         close(pfd[1]);
         char buf[4096], seg[1024];
         size_t seglen = 0;

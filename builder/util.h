@@ -96,6 +96,12 @@ void sha256_buf(const void *data, size_t len, char ret_hex[SHA256_HEX_LEN + 1]);
  * SIGINT/SIGTERM meanwhile (see interrupt_*). */
 int run_command(char *const argv[], const char *log_path);
 
+/* In a freshly forked child: own process group (a terminal's Ctrl-C reaches
+ * us and we decide how the child ends), killed if we die (parent = our pid
+ * before fork), default signals, stdin from /dev/null, stdout+stderr to
+ * out_fd; then exec argv.  Never returns. */
+void child_exec(pid_t parent, int out_fd, char *const argv[]) __attribute__((noreturn));
+
 /* Interruption: install once; long loops poll interrupted(). */
 void interrupt_install_handlers(void);
 bool interrupted(void);
