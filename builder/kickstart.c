@@ -100,17 +100,6 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
-/* pykickstart's ksboolean. */
-static int parse_ksbool(const char *s, bool *ret) {
-        static const char *const yes[] = { "1", "on", "yes", "true", NULL };
-        static const char *const no[] = { "0", "off", "no", "false", NULL };
-        for (size_t i = 0; yes[i]; i++)
-                if (!strcasecmp(s, yes[i])) return *ret = true, 0;
-        for (size_t i = 0; no[i]; i++)
-                if (!strcasecmp(s, no[i])) return *ret = false, 0;
-        return -EINVAL;
-}
-
 /* ---- text hygiene --------------------------------------------------------- */
 
 static size_t utf8_seq(const unsigned char *s, size_t left) {
@@ -832,7 +821,7 @@ static int cmd_network(parser *p, const char *file, size_t ln, opts *o) {
             strcmp(bp, "query"))
                 return fail(p, file, ln, "network: bad --bootproto '%s' (dhcp, static, bootp, ibft)", bp);
         bool ob = true;
-        if (onboot && parse_ksbool(onboot, &ob) < 0)
+        if (onboot && parse_boolean(onboot, &ob) < 0)
                 return fail(p, file, ln, "network: bad --onboot '%s' (yes/no, on/off, true/false)", onboot);
         if (!bp && !dev && !onboot && !o_has(o, "--noipv6")) return 0;
         if (dev && s->network_device && strcmp(dev, s->network_device))

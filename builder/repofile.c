@@ -228,16 +228,6 @@ static int prescan(rctx *c, const char *data) {
         return 0;
 }
 
-static int parse_bool(const char *v, bool *ret) {
-        static const char *const yes[] = { "1", "yes", "true", "on", NULL };
-        static const char *const no[] = { "0", "no", "false", "off", NULL };
-        for (size_t i = 0; yes[i]; i++)
-                if (!strcasecmp(v, yes[i])) return *ret = true, 0;
-        for (size_t i = 0; no[i]; i++)
-                if (!strcasecmp(v, no[i])) return *ret = false, 0;
-        return -EINVAL;
-}
-
 static int parse_int(const char *v, long min, long max, int *ret) {
         char *end;
         errno = 0;
@@ -351,7 +341,7 @@ static int handler(void *user, const char *section, const char *key, const char 
                 strv_free(v);
         } else if (!strcmp(key, "enabled") || !strcmp(key, "gpgcheck") || !strcmp(key, "repo_gpgcheck") ||
                    !strcmp(key, "skip_if_unavailable") || !strcmp(key, "sslverify")) {
-                if (parse_bool(value, &b) < 0)
+                if (parse_boolean(value, &b) < 0)
                         return rfail(c, ln, "[%s] %s: '%s' is not a boolean (1/0, yes/no, true/false, on/off)",
                                      section, key, value);
                 if (!strcmp(key, "enabled")) r->enabled = b;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -141,6 +142,16 @@ bool str_startswith(const char *s, const char *prefix) {
 bool str_endswith(const char *s, const char *suffix) {
         size_t ls = strlen(s), lx = strlen(suffix);
         return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+int parse_boolean(const char *s, bool *ret) {
+        static const char *const yes[] = { "1", "on", "yes", "true", NULL };
+        static const char *const no[] = { "0", "off", "no", "false", NULL };
+        for (size_t i = 0; yes[i]; i++)
+                if (!strcasecmp(s, yes[i])) return *ret = true, 0;
+        for (size_t i = 0; no[i]; i++)
+                if (!strcasecmp(s, no[i])) return *ret = false, 0;
+        return -EINVAL;
 }
 
 int read_file(const char *path, char **ret_data, size_t *ret_len) {

@@ -76,6 +76,9 @@ bool strv_contains(char *const *v, const char *s);
 
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
+/* 1/0, on/off, yes/no, true/false, any case (yum's and pykickstart's
+ * booleans alike); -EINVAL otherwise. */
+int parse_boolean(const char *s, bool *ret);
 
 /* Files. */
 int read_file(const char *path, char **ret_data, size_t *ret_len);
