@@ -437,32 +437,44 @@ static int md_load_one(Repo *repo, const char *dir, const char *base, bool sslve
 
 /* primary.xml lists only the "interesting" files (/etc, bin dirs); a file
  * dependency outside them needs filelists.  True when some requirement of
- * repo on a path has no provider among the repos loaded so far. */
-static bool path_in_filelists(Pool *pool, const char *path) {
-        Dataiterator di;
-        dataiterator_init(&di, pool, 0, 0, SOLVABLE_FILELIST, path, SEARCH_STRING | SEARCH_FILES);
-        bool found = dataiterator_step(&di);
-        dataiterator_free(&di);
-        return found;
-}
-
+ * repo on a path has no provider among the repos loaded so far: neither an
+ * explicit Provides nor an entry in a file list. */
 static bool needs_filelists(Repo *repo) {
         Pool *pool = repo->pool;
         /* Explicit provides only: pool_addfileprovides would record the
          * file list it saw and miss files loaded later. */
         pool_createwhatprovides(pool);
+        /* Each such path once (thousands of packages require /bin/sh). */
+        Map want;
+        map_init(&want, pool->ss.nstrings);
+        int nwant = 0;
         Solvable *s;
         Id p;
         FOR_REPO_SOLVABLES(repo, p, s) {
                 if (!s->requires) continue;
                 for (Id *dp = repo->idarraydata + s->requires; *dp; dp++) {
-                        if (*dp == SOLVABLE_PREREQMARKER || ISRELDEP(*dp)) continue;
-                        const char *name = pool_id2str(pool, *dp);
-                        if (name[0] == '/' && !*pool_whatprovides_ptr(pool, *dp) && !path_in_filelists(pool, name))
-                                return true;
+                        if (*dp == SOLVABLE_PREREQMARKER || ISRELDEP(*dp) || MAPTST(&want, *dp)) continue;
+                        if (pool_id2str(pool, *dp)[0] == '/' && !*pool_whatprovides_ptr(pool, *dp)) {
+                                MAPSET(&want, *dp);
+                                nwant++;
+                        }
                 }
         }
-        return false;
+        /* Then one pass over every file list loaded so far. */
+        if (nwant) {
+                Dataiterator di;
+                dataiterator_init(&di, pool, 0, 0, SOLVABLE_FILELIST, 0, SEARCH_FILES);
+                while (nwant && dataiterator_step(&di)) {
+                        Id id = pool_str2id(pool, di.kv.str, 0);
+                        if (id && id < want.size * 8 && MAPTST(&want, id)) {
+                                MAPCLR(&want, id);
+                                nwant--;
+                        }
+                }
+                dataiterator_free(&di);
+        }
+        map_free(&want);
+        return nwant > 0;
 }
 
 /* Parse dir/repodata/repomd.xml (already there), then fetch (base != NULL)
@@ -498,6 +510,15 @@ static int load_repo_dir(Pool *pool, const char *id, const char *dir, const char
                 log_debug("repo %s: file dependencies outside primary.xml: loading filelists", id);
                 if ((r = md_load_one(repo, dir, base, sslverify, &filelists, MD_FILELISTS, ret_error)) < 0)
                         goto out;
+                /* libsolv marks primary's file list "filtered": authoritative
+                 * for createrepo's primary paths (bin dirs, /etc), so
+                 * pool_addfileprovides never looks for such a path in the
+                 * filelists extension.  This primary is missing a path we
+                 * need, so it is not authoritative: make every file list a
+                 * plain one, searched in full (as the .solv cache, which
+                 * merges them, does anyway). */
+                for (Id rdid = 1; rdid < repo->nrepodata; rdid++)
+                        repodata_set_filelisttype(repo_id2repodata(repo, rdid), 0);
         }
         if (md_find(repo, "group_gz", &comps) || md_find(repo, "group", &comps))
                 if ((r = md_load_one(repo, dir, base, sslverify, &comps, MD_COMPS, ret_error)) < 0) goto out;

@@ -161,14 +161,20 @@ static Solvable *find_group(Pool *pool, const char *id) {
         return NULL;
 }
 
-/* Package names of a group's packagelist of one kind, in file order. */
-static void group_names(Solvable *g, Id keyname, Queue *names) {
+/* Package names of a group's packagelist of one kind, in file order, into
+ * names (when not NULL); its conditional packages ("Y if X": libsolv's
+ * comps parser stores them as REL_COND deps) into conds. */
+static void group_names(Pool *pool, Solvable *g, Id keyname, Queue *names, Queue *conds) {
         Queue q;
         queue_init(&q);
         solvable_lookup_deparray(g, keyname, &q, -1);
-        for (int i = 0; i < q.count; i++)
-                if (!ISRELDEP(q.elements[i])) /* conditional packages (REL_COND) are not handled */
-                        queue_pushunique(names, q.elements[i]);
+        for (int i = 0; i < q.count; i++) {
+                Id d = q.elements[i];
+                if (!ISRELDEP(d)) {
+                        if (names) queue_pushunique(names, d);
+                } else if (GETRELDEP(pool, d)->flags == REL_COND)
+                        queue_pushunique(conds, d);
+        }
         queue_free(&q);
 }
 
@@ -359,8 +365,9 @@ int solve_pool(Pool *pool, const plan *p, lock **ret_lock, char **ret_error, cha
         }
         if (!pk->nocore) ADD_GROUP("core", false, false);
 #undef ADD_GROUP
-        Queue names;
+        Queue names, conds;
         queue_init(&names);
+        queue_init(&conds);
         for (size_t i = 0; i < ngl; i++) {
                 const plan_group *g = &gl[i];
                 Solvable *gs = find_group(pool, g->id);
@@ -372,9 +379,11 @@ int solve_pool(Pool *pool, const plan *p, lock **ret_lock, char **ret_error, cha
                                 sb_printf(&err, "%sgroup '@%s' is not in any repo's comps", err.len ? "\n" : "", g->id);
                         continue;
                 }
-                group_names(gs, SOLVABLE_REQUIRES, &names);
-                if (!g->nodefaults) group_names(gs, SOLVABLE_RECOMMENDS, &names);
-                if (g->optional) group_names(gs, SOLVABLE_SUGGESTS, &names);
+                /* Conditionals whatever the package types, as yum's
+                 * group_conditionals (anaconda on el7) do. */
+                group_names(pool, gs, SOLVABLE_REQUIRES, &names, &conds);
+                group_names(pool, gs, SOLVABLE_RECOMMENDS, g->nodefaults ? NULL : &names, &conds);
+                group_names(pool, gs, SOLVABLE_SUGGESTS, g->optional ? &names : NULL, &conds);
         }
         for (size_t i = 0; i < ngl; i++) free(gl[i].id);
         free(gl);
@@ -394,6 +403,16 @@ int solve_pool(Pool *pool, const plan *p, lock **ret_lock, char **ret_error, cha
                 queue_push2(&job, SOLVER_INSTALL | SOLVER_SOLVABLE_NAME, names.elements[i]);
         }
         queue_free(&names);
+        /* Conditional members: Y is installed when X ends up in the
+         * transaction.  As a rich-dependency job "(Y if X)" libsolv decides
+         * that within the one solve.  A Y that is missing or excluded is
+         * skipped silently (yum does the same; a job on it would instead
+         * forbid X). */
+        for (int i = 0; i < conds.count; i++) {
+                if (!name_available(pool, GETRELDEP(pool, conds.elements[i])->name)) continue;
+                queue_push2(&job, SOLVER_INSTALL | SOLVER_SOLVABLE_PROVIDES, conds.elements[i]);
+        }
+        queue_free(&conds);
         if (group_missing)
                 sb_printf(&warn, "%s%d group member%s not available (missing or excluded), skipped", warn.len ? "\n" : "",
                           group_missing, group_missing == 1 ? "" : "s");

@@ -11,6 +11,10 @@
  *    default ones as Recommends; we read them and install them explicitly),
  *    --nodefaults → mandatory only, --optional adds optional ones; @core is
  *    added unless --nocore; missing group members are skipped, as anaconda does;
+ *    a conditional member (<packagereq type="conditional" requires="X">Y)
+ *    installs Y when X ends up in the transaction, whatever --nodefaults
+ *    (yum's group_conditionals, which el7's anaconda uses); as in dnf, X and
+ *    Y are provides (a Y provided by an installed package adds nothing);
  *  - names may be globs or provides; a name that matches nothing is an error
  *    unless --ignoremissing (then a warning);
  *  - weak deps on unless exclude_weakdeps;

@@ -66,7 +66,8 @@ if not pk["nocore"] and not any(g["id"] == "core" for g in groups):
     groups.append({"id": "core", "nodefaults": False, "optional": False})
 for g in groups:
     grp = b.comps.group_by_pattern(g["id"])
-    types = ["mandatory"] if g["nodefaults"] else ["mandatory", "default"]
+    # conditional: always, as imgbuild does (yum's group_conditionals on el7)
+    types = (["mandatory"] if g["nodefaults"] else ["mandatory", "default"]) + ["conditional"]
     if g["optional"]:
         types.append("optional")
     b.group_install(grp.id, types, exclude=pk["excludes"] or None)

@@ -388,7 +388,8 @@ static void test_lock_verify(void) {
 }
 
 
-/* A hand-made repo: "needy" requires a file that only filelists.xml lists.
+/* A hand-made repo: "needy" requires a file that only filelists.xml lists
+ * (the required path, or /opt/tool/bin/x when requires is not a path).
  * filelists_ok=false gives filelists a wrong checksum, so the load fails
  * exactly when filelists is read. */
 static char *filelists_repo(const char *name, const char *requires, bool filelists_ok) {
@@ -405,29 +406,109 @@ static char *filelists_repo(const char *name, const char *requires, bool filelis
                  "printf '%%s' '<?xml version=\"1.0\"?><filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"2\">"
                  "<package pkgid=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" name=\"needy\" arch=\"noarch\"><version epoch=\"0\" ver=\"1\" rel=\"1\"/></package>"
                  "<package pkgid=\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\" name=\"provider\" arch=\"noarch\"><version epoch=\"0\" ver=\"1\" rel=\"1\"/>"
-                 "<file>/opt/tool/bin/x</file></package></filelists>' | gzip > filelists.xml.gz && "
+                 "<file>%s</file></package></filelists>' | gzip > filelists.xml.gz && "
                  "p=$(sha256sum primary.xml.gz | cut -d' ' -f1) && f=$(sha256sum filelists.xml.gz | cut -d' ' -f1) && "
                  "%s"
                  "printf '<?xml version=\"1.0\"?><repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision>"
                  "<data type=\"primary\"><checksum type=\"sha256\">%%s</checksum><location href=\"repodata/primary.xml.gz\"/></data>"
                  "<data type=\"filelists\"><checksum type=\"sha256\">%%s</checksum><location href=\"repodata/filelists.xml.gz\"/></data>"
                  "</repomd>' $p $f > repomd.xml",
-                 dir, dir, requires, filelists_ok ? "" : "f=0000000000000000000000000000000000000000000000000000000000000000 && ") == 0);
+                 dir, dir, requires, requires[0] == '/' ? requires : "/opt/tool/bin/x", filelists_ok ? "" : "f=0000000000000000000000000000000000000000000000000000000000000000 && ") == 0);
         return dir;
 }
 
+/* Solve "install needy" against pool: 1 when provider is in the
+ * transaction, 0 when unsolvable (the error must then name the path). */
+static int needy_gets_provider(Pool *pool, const char *path) {
+        plan p = { 0 };
+        p.arch = (char *)"x86_64";
+        char *names[] = { (char *)"needy", NULL };
+        p.packages.names = names;
+        p.packages.nocore = true;
+        lock *l = NULL;
+        char *err = NULL, *warn = NULL;
+        int r = solve_pool(pool, &p, &l, &err, &warn);
+        int got = -1;
+        if (r == 0) {
+                got = 0;
+                bool needy = false;
+                for (size_t i = 0; i < l->n_packages; i++) {
+                        if (!strcmp(l->packages[i].name, "provider")) got = 1;
+                        if (!strcmp(l->packages[i].name, "needy")) needy = true;
+                }
+                CHECK(needy);
+                CHECK_INTEQ((int)l->n_packages, 2);
+        } else {
+                CHECK_INTEQ(r, ERR_UNSOLVABLE);
+                CHECK(err && strstr(err, path));
+                if (!err || !strstr(err, path)) fprintf(stderr, "solve: %s\n", err ? err : "(null)");
+                got = 0;
+        }
+        lock_free(l);
+        free(err);
+        free(warn);
+        return got;
+}
+
 static void test_filelists_on_demand(void) {
-        /* The file dependency is only satisfiable through filelists. */
-        _cleanup_free_ char *dir = filelists_repo("fl-needed", "/opt/tool/bin/x", true);
+        /* The file dependency is only satisfiable through filelists: a path
+         * outside createrepo's primary filter (the real-world case), and a
+         * bin/ path that this primary.xml fails to list although createrepo
+         * would (libsolv then trusts primary unless told otherwise). */
+        const char *paths[] = { "/usr/share/tool/data.db", "/opt/tool/bin/x" };
+        _cleanup_free_ char *cache = xasprintf("%s/cache-fl", tmpdir);
+        setenv("IMGBUILD_CACHE_DIR", cache, 1);
+        build_ctx *ctx = NULL;
+        CHECK(ctx_new(tmpdir, false, &ctx) == 0);
+        if (!ctx) return;
+        for (size_t k = 0; k < 2; k++) {
+                _cleanup_free_ char *name = xasprintf("fl-needed-%zu", k);
+                _cleanup_free_ char *dir = filelists_repo(name, paths[k], true);
+                /* Straight from the XML. */
+                Pool *pool = solve_pool_new("x86_64");
+                Repo *repo = NULL;
+                char *sha = NULL, *err = NULL;
+                int r = repomd_parse_dir(pool, "fl", dir, &repo, &sha, &err);
+                if (r < 0) fprintf(stderr, "parse: %s\n", err);
+                CHECK_INTEQ(r, 0);
+                if (r == 0) {
+                        CHECK(repo && repo->nsolvables == 2);
+                        CHECK_INTEQ(needy_gets_provider(pool, paths[k]), 1);
+                }
+                free(sha);
+                free(err);
+                pool_free(pool);
+                /* Through the loader: cold (XML, then the .solv just
+                 * written), warm (the .solv only), offline. */
+                plan_repo pr = file_repo(name, dir);
+                for (int pass = 0; pass < 3; pass++) {
+                        pool = solve_pool_new("x86_64");
+                        repomd_info *info = NULL;
+                        err = NULL;
+                        r = repomd_load(ctx, &pr, "x86_64", pass == 2, pool, &repo, &info, &err);
+                        if (r < 0) fprintf(stderr, "load %s pass %d: %s\n", paths[k], pass, err);
+                        CHECK_INTEQ(r, 0);
+                        if (r == 0) {
+                                CHECK_INTEQ(info->from_cache, pass > 0);
+                                CHECK_INTEQ(needy_gets_provider(pool, paths[k]), 1);
+                        }
+                        repomd_info_free(info);
+                        free(err);
+                        pool_free(pool);
+                }
+                strv_free(pr.baseurls);
+        }
+        ctx_free(ctx);
+
+        /* Control: without filelists the same dependency is unsolvable. */
+        _cleanup_free_ char *nofl = filelists_repo("fl-absent", paths[0], true);
+        CHECK(sh("cd '%s/repodata' && sed -i 's#<data type=\"filelists\">.*</data>##' repomd.xml && "
+                 "! grep -q filelists repomd.xml", nofl) == 0);
         Pool *pool = solve_pool_new("x86_64");
         Repo *repo = NULL;
         char *sha = NULL, *err = NULL;
-        int r = repomd_parse_dir(pool, "fl", dir, &repo, &sha, &err);
-        if (r < 0) fprintf(stderr, "parse: %s\n", err);
-        CHECK_INTEQ(r, 0);
-        if (r == 0) {
-                CHECK(repo && repo->nsolvables == 2);
-        }
+        CHECK_INTEQ(repomd_parse_dir(pool, "fl", nofl, &repo, &sha, &err), 0);
+        CHECK_INTEQ(needy_gets_provider(pool, paths[0]), 0);
         free(sha);
         free(err);
         pool_free(pool);
@@ -447,7 +528,7 @@ static void test_filelists_on_demand(void) {
         _cleanup_free_ char *plain = filelists_repo("fl-unneeded", "provider", false);
         pool = solve_pool_new("x86_64");
         sha = err = NULL;
-        r = repomd_parse_dir(pool, "fl", plain, &repo, &sha, &err);
+        int r = repomd_parse_dir(pool, "fl", plain, &repo, &sha, &err);
         if (r < 0) fprintf(stderr, "parse: %s\n", err);
         CHECK_INTEQ(r, 0);
         free(sha);

@@ -23,7 +23,7 @@
  * Lines:
  *   repo ID [prio=N] [cost=N] [exclude=g1,g2] [include=g1,g2]
  *   pkg NAME [E:]VER-REL ARCH [R:dep,…] [Pre:dep,…] [P:prov,…] [C:…] [O:…] [Rec:…]
- *   group ID [M:a,b] [D:c] [O:d]
+ *   group ID [M:a,b] [D:c] [O:d] [C:y/x,…]   (C: y is conditional on x)
  * dep = name or name>=1.0-1 (ops >= <= = < >). */
 
 typedef struct spec_repo {
@@ -156,10 +156,16 @@ static int parse_spec(const char *spec, spec_repo *repos, size_t max) {
                         snprintf(buf, sizeof buf, "<group><id>%s</id><name>%s</name><packagelist>", words[1], words[1]);
                         cur->groups = cat(cur->groups, buf);
                         for (int i = 2; i < nw; i++) {
-                                const char *type = words[i][0] == 'M' ? "mandatory" : words[i][0] == 'D' ? "default" : "optional";
+                                const char *type = words[i][0] == 'M' ? "mandatory" : words[i][0] == 'D' ? "default"
+                                                   : words[i][0] == 'C' ? "conditional" : "optional";
                                 char **v = split_commas(words[i] + 2);
                                 for (size_t k = 0; v && v[k]; k++) {
-                                        snprintf(buf, sizeof buf, "<packagereq type=\"%s\">%s</packagereq>", type, v[k]);
+                                        /* C:Y/X = Y when X is installed */
+                                        char *slash = words[i][0] == 'C' ? strchr(v[k], '/') : NULL;
+                                        if (slash) *slash = '\0';
+                                        char req[128] = "";
+                                        if (slash) snprintf(req, sizeof req, " requires=\"%s\"", slash + 1);
+                                        snprintf(buf, sizeof buf, "<packagereq type=\"%s\"%s>%s</packagereq>", type, req, v[k]);
                                         cur->groups = cat(cur->groups, buf);
                                 }
                                 strv_free(v);
@@ -301,6 +307,23 @@ static const tcase cases[] = {
         { "group: excluded and missing members are skipped",
           "repo os\npkg a 1-1 x86_64\npkg b 1-1 x86_64\ngroup core M:a,b,ghost\n", "", "b", NULL, false, false, false, NULL, 0,
           "a-1-1.x86_64@os", "2 group members not available" },
+        { "group: conditional member comes with its condition pulled in as a dependency",
+          "repo os\npkg app 1-1 x86_64 R:gtk2\npkg gtk2 2-1 x86_64\npkg ibus-gtk2 1-1 x86_64 R:ibus\npkg ibus 1-1 x86_64\n"
+          "pkg b 1-1 x86_64\ngroup core M:b C:ibus-gtk2/gtk2\n",
+          "app", NULL, NULL, false, false, false, NULL, 0,
+          "app-1-1.x86_64@os b-1-1.x86_64@os gtk2-2-1.x86_64@os ibus-1-1.x86_64@os ibus-gtk2-1-1.x86_64@os", NULL },
+        { "group: conditional member stays out without its condition",
+          "repo os\npkg app 1-1 x86_64\npkg gtk2 2-1 x86_64\npkg ibus-gtk2 1-1 x86_64\npkg b 1-1 x86_64\n"
+          "group core M:b C:ibus-gtk2/gtk2\n",
+          "app", NULL, NULL, false, false, false, NULL, 0, "app-1-1.x86_64@os b-1-1.x86_64@os", NULL },
+        { "group: conditional member with --nodefaults, condition named in the kickstart",
+          "repo os\npkg gtk2 2-1 x86_64\npkg ibus-gtk2 1-1 x86_64\npkg b 1-1 x86_64\npkg d 1-1 x86_64\n"
+          "group web M:b D:d C:ibus-gtk2/gtk2\n",
+          "gtk2", NULL, "web:nodefaults", true, false, false, NULL, 0,
+          "b-1-1.x86_64@os gtk2-2-1.x86_64@os ibus-gtk2-1-1.x86_64@os", NULL },
+        { "group: conditional member that is missing does not forbid its condition",
+          "repo os\npkg gtk2 2-1 x86_64\npkg b 1-1 x86_64\ngroup core M:b C:ibus-gtk2/gtk2\n",
+          "gtk2", NULL, NULL, false, false, false, NULL, 0, "b-1-1.x86_64@os gtk2-2-1.x86_64@os", NULL },
         { "group: unknown group is an error", "repo os\npkg a 1-1 x86_64\n", "", NULL, "nosuch", true, false, false, NULL,
           ERR_UNSOLVABLE, "group '@nosuch' is not in any repo's comps", NULL },
         { "newest wins across os and updates",
