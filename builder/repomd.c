@@ -104,8 +104,12 @@ int repomd_download(const char *url, const char *dest, bool sslverify, char **re
                         r = ERR_INTERRUPTED;
                         *ret_error = xasprintf("%s: interrupted", url);
                 } else if (res == CURLE_HTTP_RETURNED_ERROR) {
-                        r = -EHOSTUNREACH;
+                        /* The server answered: "not there" is not "unreachable". */
+                        r = code == 404 || code == 410 ? -ENOENT : -EHOSTUNREACH;
                         *ret_error = xasprintf("%s: HTTP %ld%s", url, code, code == 404 ? " (not found)" : "");
+                } else if (res == CURLE_FILE_COULDNT_READ_FILE || res == CURLE_REMOTE_FILE_NOT_FOUND) {
+                        r = -ENOENT;
+                        *ret_error = xasprintf("%s: no such file", url);
                 } else {
                         r = -EHOSTUNREACH;
                         *ret_error = xasprintf("%s: %s", url, *errbuf ? errbuf : curl_easy_strerror(res));
@@ -135,17 +139,12 @@ static char *url_join(const char *base, const char *rel) {
 
 /* ---- checksums ---------------------------------------------------------- */
 
-int repomd_check_file(const char *path, const char *type, const char *hex, char **ret_error) {
+/* Hex digest of a file; type as solv_chksum_str2type() knows it. */
+static int file_digest(const char *path, const char *type, char **ret_hex) {
         Id t = solv_chksum_str2type(type);
-        if (!t) {
-                *ret_error = xasprintf("%s: unknown checksum type \"%s\"", path, type);
-                return ERR_FETCH;
-        }
+        if (!t) return -EINVAL;
         FILE *f = fopen(path, "re");
-        if (!f) {
-                *ret_error = xasprintf("%s: %s", path, strerror(errno));
-                return ERR_FETCH;
-        }
+        if (!f) return -errno;
         Chksum *c = solv_chksum_create(t);
         char buf[65536];
         size_t n;
@@ -157,11 +156,27 @@ int repomd_check_file(const char *path, const char *type, const char *hex, char 
         char *got = xmalloc((size_t)len * 2 + 1);
         for (int i = 0; i < len; i++) sprintf(got + 2 * i, "%02x", bin[i]);
         solv_chksum_free(c, NULL);
-        int r = 0;
         if (err) {
-                *ret_error = xasprintf("%s: read error", path);
-                r = ERR_FETCH;
-        } else if (strcasecmp(got, hex) != 0) {
+                free(got);
+                return -EIO;
+        }
+        *ret_hex = got;
+        return 0;
+}
+
+int repomd_check_file(const char *path, const char *type, const char *hex, char **ret_error) {
+        char *got = NULL;
+        int q = file_digest(path, type, &got);
+        if (q == -EINVAL) {
+                *ret_error = xasprintf("%s: unknown checksum type \"%s\"", path, type);
+                return ERR_FETCH;
+        }
+        if (q < 0) {
+                *ret_error = xasprintf("%s: %s", path, q == -EIO ? "read error" : strerror(-q));
+                return ERR_FETCH;
+        }
+        int r = 0;
+        if (strcasecmp(got, hex) != 0) {
                 *ret_error = xasprintf("%s checksum mismatch: repomd.xml says %s, the file has %s", type, hex, got);
                 r = ERR_FETCH;
         }
@@ -353,6 +368,69 @@ char **repomd_parse_metalink(const char *text) {
         return v;
 }
 
+/* Value of attribute name in the start tag at tag (up to its '>'). */
+static char *tag_attr(const char *tag, const char *name) {
+        const char *gt = strchr(tag, '>');
+        _cleanup_free_ char *pat = xasprintf(" %s=", name);
+        const char *a = strstr(tag, pat);
+        if (!a || (gt && a > gt)) return NULL;
+        a += strlen(pat);
+        char q = *a;
+        if (q != '"' && q != '\'') return NULL;
+        const char *e = strchr(a + 1, q);
+        return e ? xstrndup(a + 1, (size_t)(e - a - 1)) : NULL;
+}
+
+int repomd_metalink_hashes(const char *text, char **ret_type, char ***ret_values) {
+        /* The <file name="repomd.xml"> element, else the whole document. */
+        const char *file = strstr(text, "<file name=\"repomd.xml\"");
+        if (!file) file = strstr(text, "<file name='repomd.xml'");
+        if (!file) file = text;
+        const char *file_end = strstr(file, "</file>");
+        if (!file_end) file_end = file + strlen(file);
+        /* Hashes inside <mm0:alternates> belong to older repomd.xml
+         * versions that are still acceptable (librepo takes them too). */
+        const char *alt = strstr(file, "alternates>");
+        const char *alt_end = alt ? strstr(alt + 1, "alternates>") : NULL;
+        if (alt && alt >= file_end) alt = alt_end = NULL;
+        static const char *const strength[] = { "sha512", "sha384", "sha256", "sha224", "sha1", "md5" };
+        int best = -1;
+        for (int pass = 0; pass < 2; pass++) {
+                char **cur = NULL, **alts = NULL;
+                for (const char *p = file; (p = strstr(p, "<hash")) && p < file_end; p += 5) {
+                        if (p[5] != ' ' && p[5] != '>') continue;
+                        _cleanup_free_ char *type = tag_attr(p, "type");
+                        const char *gt = strchr(p, '>');
+                        const char *end = gt ? strstr(gt, "</hash>") : NULL;
+                        if (!type || !end || end > file_end) continue;
+                        int k = -1;
+                        for (int i = 0; i < (int)(sizeof strength / sizeof *strength); i++)
+                                if (!strcasecmp(type, strength[i])) k = i;
+                        if (k < 0) continue;
+                        if (pass == 0) {
+                                if (best < 0 || k < best) best = k;
+                                continue;
+                        }
+                        if (k != best) continue;
+                        const char *v = gt + 1;
+                        size_t l = (size_t)(end - v);
+                        while (l > 0 && isspace((unsigned char)*v)) v++, l--;
+                        while (l > 0 && isspace((unsigned char)v[l - 1])) l--;
+                        bool is_alt = alt && alt_end && p > alt && p < alt_end;
+                        strv_push(is_alt ? &alts : &cur, xstrndup(v, l));
+                }
+                if (pass == 0 && best < 0) return -ENOENT;
+                if (pass == 1) {
+                        if (!cur && !alts) return -ENOENT;
+                        for (size_t i = 0; alts && alts[i]; i++) strv_push(&cur, alts[i]);
+                        free(alts);
+                        *ret_type = xstrdup(strength[best]);
+                        *ret_values = cur;
+                }
+        }
+        return 0;
+}
+
 /* ---- parsing a repo directory ------------------------------------------- */
 
 typedef struct md_entry {
@@ -408,7 +486,7 @@ static int md_load_one(Repo *repo, const char *dir, const char *base, bool sslve
                 char *err = NULL;
                 if ((r = repomd_download(url, path, sslverify, &err)) < 0) {
                         *ret_error = err;
-                        return r == -EHOSTUNREACH ? ERR_FETCH : r;
+                        return r == -EHOSTUNREACH || r == -ENOENT ? ERR_FETCH : r;
                 }
         }
         char *err = NULL;
@@ -436,51 +514,90 @@ static int md_load_one(Repo *repo, const char *dir, const char *base, bool sslve
 }
 
 /* primary.xml lists only the "interesting" files (/etc, bin dirs); a file
- * dependency outside them needs filelists.  True when some requirement of
- * repo on a path has no provider among the repos loaded so far: neither an
- * explicit Provides nor an entry in a file list. */
-static bool needs_filelists(Repo *repo) {
-        Pool *pool = repo->pool;
+ * dependency outside them needs filelists.  Decided over the whole pool:
+ * a package of one repo may need a file only another repo's filelists
+ * list, and the kickstart may name a path. */
+int repomd_missing_files(Pool *pool, char *const *paths, char ***ret_missing) {
         /* Explicit provides only: pool_addfileprovides would record the
          * file list it saw and miss files loaded later. */
         pool_createwhatprovides(pool);
-        /* Each such path once (thousands of packages require /bin/sh). */
-        Map want;
-        map_init(&want, pool->ss.nstrings);
-        int nwant = 0;
+        Queue want; /* each such path once (thousands of packages require /bin/sh) */
+        queue_init(&want);
+        bool unknown = false;
+        for (size_t i = 0; paths && paths[i]; i++) {
+                if (paths[i][0] != '/') continue;
+                /* Lookup only: a path no package mentions is not a known
+                 * string yet (only a file list can say who has it). */
+                Id id = pool_str2id(pool, paths[i], 0);
+                if (!id)
+                        unknown = true;
+                else if (!*pool_whatprovides_ptr(pool, id))
+                        queue_pushunique(&want, id);
+        }
+        Map seen;
+        map_init(&seen, pool->ss.nstrings);
+        for (int i = 0; i < want.count; i++) MAPSET(&seen, want.elements[i]);
         Solvable *s;
         Id p;
-        FOR_REPO_SOLVABLES(repo, p, s) {
-                if (!s->requires) continue;
-                for (Id *dp = repo->idarraydata + s->requires; *dp; dp++) {
-                        if (*dp == SOLVABLE_PREREQMARKER || ISRELDEP(*dp) || MAPTST(&want, *dp)) continue;
-                        if (pool_id2str(pool, *dp)[0] == '/' && !*pool_whatprovides_ptr(pool, *dp)) {
-                                MAPSET(&want, *dp);
-                                nwant++;
-                        }
+        FOR_POOL_SOLVABLES(p) {
+                s = pool->solvables + p;
+                if (!s->repo || !s->requires) continue;
+                for (Id *dp = s->repo->idarraydata + s->requires; *dp; dp++) {
+                        if (*dp == SOLVABLE_PREREQMARKER || ISRELDEP(*dp) || MAPTST(&seen, *dp)) continue;
+                        MAPSET(&seen, *dp);
+                        if (pool_id2str(pool, *dp)[0] == '/' && !*pool_whatprovides_ptr(pool, *dp))
+                                queue_push(&want, *dp);
                 }
         }
+        map_free(&seen);
         /* Then one pass over every file list loaded so far. */
+        int nwant = want.count;
         if (nwant) {
+                Map w;
+                map_init(&w, pool->ss.nstrings);
+                for (int i = 0; i < want.count; i++) MAPSET(&w, want.elements[i]);
                 Dataiterator di;
                 dataiterator_init(&di, pool, 0, 0, SOLVABLE_FILELIST, 0, SEARCH_FILES);
                 while (nwant && dataiterator_step(&di)) {
                         Id id = pool_str2id(pool, di.kv.str, 0);
-                        if (id && id < want.size * 8 && MAPTST(&want, id)) {
-                                MAPCLR(&want, id);
+                        if (id && id < w.size * 8 && MAPTST(&w, id)) {
+                                MAPCLR(&w, id);
                                 nwant--;
                         }
                 }
                 dataiterator_free(&di);
+                for (int i = 0; i < want.count; i++)
+                        if (!MAPTST(&w, want.elements[i])) want.elements[i] = 0;
+                map_free(&w);
         }
-        map_free(&want);
-        return nwant > 0;
+        char **v = NULL;
+        for (int i = 0; ret_missing && i < want.count; i++)
+                if (want.elements[i]) strv_push(&v, xstrdup(pool_id2str(pool, want.elements[i])));
+        /* Kickstart paths no package mentions: only a file list can say. */
+        for (size_t i = 0; unknown && paths && paths[i]; i++)
+                if (paths[i][0] == '/' && !pool_str2id(pool, paths[i], 0)) {
+                        nwant++;
+                        if (ret_missing) strv_push(&v, xstrdup(paths[i]));
+                }
+        queue_free(&want);
+        if (ret_missing) *ret_missing = v;
+        return nwant;
+}
+
+/* libsolv marks primary's file list "filtered": authoritative for
+ * createrepo's primary paths (bin dirs, /etc), so pool_addfileprovides
+ * never looks for such a path in the filelists extension.  A primary that
+ * misses a path we need is not authoritative: make every file list a plain
+ * one, searched in full. */
+static void filelists_unfilter(Repo *repo) {
+        for (Id rdid = 1; rdid < repo->nrepodata; rdid++)
+                repodata_set_filelisttype(repo_id2repodata(repo, rdid), 0);
 }
 
 /* Parse dir/repodata/repomd.xml (already there), then fetch (base != NULL)
  * or read the files it lists, verify and parse them into a new repo. */
 static int load_repo_dir(Pool *pool, const char *id, const char *dir, const char *base, bool sslverify,
-                         Repo **ret_repo, char **ret_error) {
+                         bool filelists_on_demand, Repo **ret_repo, char **ret_error) {
         _cleanup_free_ char *repomd = xasprintf("%s/repodata/repomd.xml", dir);
         _cleanup_free_ char *where = base ? url_join(base, "repodata/repomd.xml") : xstrdup(repomd);
         FILE *f = fopen(repomd, "re");
@@ -506,19 +623,12 @@ static int load_repo_dir(Pool *pool, const char *id, const char *dir, const char
         }
         if ((r = md_load_one(repo, dir, base, sslverify, &primary, MD_PRIMARY, ret_error)) < 0) goto out;
         repo_internalize(repo);
-        if (md_find(repo, "filelists", &filelists) && needs_filelists(repo)) {
+        if (filelists_on_demand && md_find(repo, "filelists", &filelists) &&
+            repomd_missing_files(pool, NULL, NULL) > 0) {
                 log_debug("repo %s: file dependencies outside primary.xml: loading filelists", id);
                 if ((r = md_load_one(repo, dir, base, sslverify, &filelists, MD_FILELISTS, ret_error)) < 0)
                         goto out;
-                /* libsolv marks primary's file list "filtered": authoritative
-                 * for createrepo's primary paths (bin dirs, /etc), so
-                 * pool_addfileprovides never looks for such a path in the
-                 * filelists extension.  This primary is missing a path we
-                 * need, so it is not authoritative: make every file list a
-                 * plain one, searched in full (as the .solv cache, which
-                 * merges them, does anyway). */
-                for (Id rdid = 1; rdid < repo->nrepodata; rdid++)
-                        repodata_set_filelisttype(repo_id2repodata(repo, rdid), 0);
+                filelists_unfilter(repo);
         }
         if (md_find(repo, "group_gz", &comps) || md_find(repo, "group", &comps))
                 if ((r = md_load_one(repo, dir, base, sslverify, &comps, MD_COMPS, ret_error)) < 0) goto out;
@@ -545,13 +655,18 @@ int repomd_parse_dir(Pool *pool, const char *id, const char *dir, Repo **ret_rep
                 return ERR_FETCH;
         }
         Repo *repo;
-        if ((r = load_repo_dir(pool, id, dir, NULL, true, &repo, ret_error)) < 0) return r;
+        if ((r = load_repo_dir(pool, id, dir, NULL, true, true, &repo, ret_error)) < 0) return r;
         *ret_repo = repo;
         if (ret_sha256) *ret_sha256 = xstrdup(hex);
         return 0;
 }
 
 /* ---- cache -------------------------------------------------------------- */
+
+/* Per repomd.xml sha256: primary + comps, and the file lists as a libsolv
+ * extension of it, present only once some build needed them. */
+#define SOLV_PRIMARY ".primary.solv"
+#define SOLV_FILELISTS ".filelists.solv"
 
 static char *cache_dir_for(build_ctx *ctx, const char *id) {
         return xasprintf("%s/repodata/%s", ctx->cache_dir, id);
@@ -577,7 +692,7 @@ static int cache_store(build_ctx *ctx, Repo *repo, const char *id, const char *r
         _cleanup_free_ char *dir = cache_dir_for(ctx, id);
         int r = mkdir_p(dir, 0755);
         if (r < 0) return r;
-        _cleanup_free_ char *final = xasprintf("%s/%s.solv", dir, sha);
+        _cleanup_free_ char *final = xasprintf("%s/%s" SOLV_PRIMARY, dir, sha);
         _cleanup_free_ char *tmp = xasprintf("%s/.%s.solv.XXXXXX", dir, sha);
         int fd = mkstemp(tmp);
         if (fd < 0) return -errno;
@@ -603,13 +718,15 @@ static int cache_store(build_ctx *ctx, Repo *repo, const char *id, const char *r
         if ((r = read_file(repomd_path, &data, &len)) == 0) r = write_file_atomic(md, data, len, 0644);
         free(data);
         if (r < 0) return r;
-        /* Drop older generations of this repo. */
+        /* Drop older generations of this repo (and older cache formats). */
         DIR *d = opendir(dir);
         if (d) {
                 struct dirent *de;
-                _cleanup_free_ char *keep = xasprintf("%s.solv", sha);
+                _cleanup_free_ char *keep = xasprintf("%s" SOLV_PRIMARY, sha);
+                _cleanup_free_ char *keep_fl = xasprintf("%s" SOLV_FILELISTS, sha);
                 while ((de = readdir(d)))
-                        if (str_endswith(de->d_name, ".solv") && strcmp(de->d_name, keep) != 0)
+                        if (str_endswith(de->d_name, ".solv") && strcmp(de->d_name, keep) != 0 &&
+                            strcmp(de->d_name, keep_fl) != 0)
                                 unlinkat(dirfd(d), de->d_name, 0);
                 closedir(d);
         }
@@ -628,7 +745,7 @@ static int load_offline(build_ctx *ctx, const plan_repo *r, Pool *pool, Repo **r
                                        "run once without --offline to fill the cache", r->id, md);
                 return -ENOENT;
         }
-        _cleanup_free_ char *solv = xasprintf("%s/%s.solv", dir, hex);
+        _cleanup_free_ char *solv = xasprintf("%s/%s" SOLV_PRIMARY, dir, hex);
         Repo *repo;
         int q = cache_load(pool, r->id, solv, &repo);
         if (q < 0) {
@@ -648,10 +765,24 @@ static int load_offline(build_ctx *ctx, const plan_repo *r, Pool *pool, Repo **r
         return 0;
 }
 
-/* Candidate base URLs: baseurl=, else the mirrorlist/metalink's entries. */
-static int base_urls(const plan_repo *r, const char *dir, char ***ret, char **ret_error) {
+/* Candidate base URLs: baseurl=, else the mirrorlist/metalink's entries;
+ * with a metalink also the repomd.xml hashes it gives (type NULL: none). */
+typedef struct mirror_set {
+        char **bases;
+        char *hash_type;
+        char **hashes;
+} mirror_set;
+
+static void mirror_set_clear(mirror_set *m) {
+        strv_free(m->bases);
+        free(m->hash_type);
+        strv_free(m->hashes);
+        memset(m, 0, sizeof *m);
+}
+
+static int base_urls(const plan_repo *r, const char *dir, mirror_set *ret, char **ret_error) {
         if (r->baseurls && r->baseurls[0]) {
-                *ret = strv_copy(r->baseurls);
+                ret->bases = strv_copy(r->baseurls);
                 return 0;
         }
         const char *list = r->metalink ? r->metalink : r->mirrorlist;
@@ -667,18 +798,21 @@ static int base_urls(const plan_repo *r, const char *dir, char ***ret, char **re
                 *ret_error = xasprintf("repo '%s': cannot fetch the %s %s", r->id,
                                        r->metalink ? "metalink" : "mirrorlist", err);
                 free(err);
-                return q;
+                return q == -ENOENT ? -ENODATA : q;
         }
         char *text = NULL;
         read_file(path, &text, NULL);
         char **v = NULL;
-        if (text) v = strstr(text, "<metalink") ? repomd_parse_metalink(text) : repomd_parse_mirrorlist(text);
-        free(text);
+        bool metalink = text && strstr(text, "<metalink");
+        if (text) v = metalink ? repomd_parse_metalink(text) : repomd_parse_mirrorlist(text);
         if (!v) {
+                free(text);
                 *ret_error = xasprintf("repo '%s': %s lists no usable URL", r->id, list);
                 return ERR_FETCH;
         }
-        *ret = v;
+        ret->bases = v;
+        if (metalink) repomd_metalink_hashes(text, &ret->hash_type, &ret->hashes);
+        free(text);
         return 0;
 }
 
@@ -740,21 +874,42 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
                 *ret_error = xasprintf("%s: %s", repodata, strerror(-q));
                 return q;
         }
-        char **bases = NULL;
-        if ((q = base_urls(r, dir, &bases, ret_error)) < 0) return q;
+        mirror_set ms = { 0 };
+        if ((q = base_urls(r, dir, &ms, ret_error)) < 0) return q;
 
-        /* First base URL whose repomd.xml answers. */
+        /* First base URL whose repomd.xml answers and, with a metalink,
+         * matches one of its hashes (else the mirror is stale: next). */
         _cleanup_free_ char *repomd = xasprintf("%s/repomd.xml", repodata);
         char *errs = NULL;
         const char *base = NULL;
-        for (size_t i = 0; bases[i]; i++) {
-                _cleanup_free_ char *url = url_join(bases[i], "repodata/repomd.xml");
+        int n_unreachable = 0, n_stale = 0;
+        for (size_t i = 0; ms.bases[i]; i++) {
+                _cleanup_free_ char *url = url_join(ms.bases[i], "repodata/repomd.xml");
                 char *err = NULL;
                 q = repomd_download(url, repomd, r->sslverify, &err);
+                if (q == 0 && ms.hash_type) {
+                        char *got = NULL;
+                        if (file_digest(repomd, ms.hash_type, &got) < 0) got = xstrdup("(unreadable)");
+                        bool ok = false;
+                        for (size_t k = 0; ms.hashes[k]; k++)
+                                if (!strcasecmp(got, ms.hashes[k])) ok = true;
+                        if (!ok) {
+                                size_t nalt = strv_length(ms.hashes) - 1;
+                                _cleanup_free_ char *more = nalt ? xasprintf(" (or one of %zu older ones)", nalt) : NULL;
+                                err = xasprintf("%s: does not match the metalink %s (stale mirror?): %s expected %s%s, "
+                                                "got %s", url, r->metalink, ms.hash_type, ms.hashes[0],
+                                                more ? more : "", got);
+                                unlink(repomd);
+                                n_stale++;
+                                q = ERR_FETCH;
+                        }
+                        free(got);
+                }
                 if (q == 0) {
-                        base = bases[i];
+                        base = ms.bases[i];
                         break;
                 }
+                if (q != ERR_FETCH && q != -ENOENT) n_unreachable++;
                 char *n = xasprintf("%s%s  %s", errs ? errs : "", errs ? "\n" : "", err);
                 free(errs);
                 free(err);
@@ -762,15 +917,18 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
                 if (q == ERR_INTERRUPTED) break;
         }
         if (!base) {
-                *ret_error = xasprintf("repo '%s' (%s): cannot download its metadata:\n%s", r->id,
-                                       r->origin ? r->origin : "no origin", errs ? errs : "  no URL");
+                *ret_error = xasprintf("repo '%s' (%s): %s:\n%s", r->id, r->origin ? r->origin : "no origin",
+                                       n_stale ? "no mirror serves the metadata the metalink describes"
+                                               : "cannot download its metadata",
+                                       errs ? errs : "  no URL");
                 free(errs);
-                strv_free(bases);
-                return q == ERR_INTERRUPTED ? q : -EHOSTUNREACH;
+                mirror_set_clear(&ms);
+                /* Unreachable wins over "not found": the hint differs. */
+                return q == ERR_INTERRUPTED ? q : n_stale ? ERR_FETCH : n_unreachable ? -EHOSTUNREACH : -ENODATA;
         }
         free(errs);
         char *base_copy = xstrdup(base);
-        strv_free(bases);
+        mirror_set_clear(&ms);
         _cleanup_free_ char *cdir = NULL, *solv = NULL;
         int ret;
 
@@ -790,7 +948,7 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
 
         /* Warm path: a .solv for exactly this repomd.xml. */
         cdir = cache_dir_for(ctx, r->id);
-        solv = xasprintf("%s/%s.solv", cdir, hex);
+        solv = xasprintf("%s/%s" SOLV_PRIMARY, cdir, hex);
         Repo *repo = NULL;
         if (cache_load(pool, r->id, solv, &repo) == 0) {
                 info->from_cache = true;
@@ -798,7 +956,7 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
                 *ret_info = info;
                 return 0;
         }
-        if ((ret = load_repo_dir(pool, r->id, dir, base_copy, r->sslverify, &repo, ret_error)) < 0) {
+        if ((ret = load_repo_dir(pool, r->id, dir, base_copy, r->sslverify, false, &repo, ret_error)) < 0) {
                 char *m = xasprintf("repo '%s': %s", r->id, *ret_error);
                 free(*ret_error);
                 *ret_error = m;
@@ -813,7 +971,7 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
                 repo_free(repo, 1);
                 repo = NULL;
                 if (cache_load(pool, r->id, solv, &repo) < 0 &&
-                    (ret = load_repo_dir(pool, r->id, dir, base_copy, r->sslverify, &repo, ret_error)) < 0) {
+                    (ret = load_repo_dir(pool, r->id, dir, base_copy, r->sslverify, false, &repo, ret_error)) < 0) {
                         char *m = xasprintf("repo '%s': %s", r->id, *ret_error);
                         free(*ret_error);
                         *ret_error = m;
@@ -827,4 +985,103 @@ int repomd_load(build_ctx *ctx, const plan_repo *r, const char *arch, bool offli
 fail:
         free(base_copy);
         return ret;
+}
+
+/* ---- file lists, on demand ---------------------------------------------- */
+
+static int ext_load(Repo *repo, const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f) return -errno;
+        int q = repo_add_solv(repo, f, REPO_EXTEND_SOLVABLES);
+        fclose(f);
+        return q != 0 ? -EBADMSG : 0;
+}
+
+static int ext_store(Repodata *data, const char *dir, const char *sha) {
+        _cleanup_free_ char *final = xasprintf("%s/%s" SOLV_FILELISTS, dir, sha);
+        _cleanup_free_ char *tmp = xasprintf("%s/.%s.filelists.XXXXXX", dir, sha);
+        int fd = mkstemp(tmp);
+        if (fd < 0) return -errno;
+        FILE *f = fdopen(fd, "w");
+        if (!f) {
+                int r = -errno;
+                close(fd);
+                unlink(tmp);
+                return r;
+        }
+        int r = repodata_write(data, f) != 0 ? -EIO : 0;
+        if (fflush(f) != 0 || fsync(fd) < 0) r = -errno;
+        if (fclose(f) != 0 && r == 0) r = -EIO;
+        if (r == 0 && fchmodat(AT_FDCWD, tmp, 0644, 0) < 0) r = -errno;
+        if (r == 0 && rename(tmp, final) < 0) r = -errno;
+        if (r < 0) unlink(tmp);
+        return r;
+}
+
+/* Fetch, verify and parse filelists.xml for repo, caching it as an extension. */
+static int filelists_fetch(build_ctx *ctx, const plan_repo *r, Repo *repo, const repomd_info *info, const char *cdir,
+                           const char *ext, char **ret_error) {
+        _cleanup_free_ char *dir = xasprintf("%s/repos/%s", ctx->work_dir, r->id);
+        _cleanup_free_ char *repomd = xasprintf("%s/repodata/repomd.xml", dir);
+        _cleanup_free_ char *where = info->baseurl ? url_join(info->baseurl, "repodata/repomd.xml") : xstrdup(repomd);
+        _cleanup_free_ char *main_solv = xasprintf("%s/%s" SOLV_PRIMARY, cdir, info->repomd_sha256);
+        /* A scratch pool: the real one sees only the extension loaded from
+         * the cache, exactly as a warm run does (byte-identical locks). */
+        Pool *sp = pool_create();
+        pool_setdisttype(sp, DISTTYPE_RPM);
+        Repo *mdrepo = repo_create(sp, "repomd");
+        FILE *f = fopen(repomd, "re");
+        int q = f ? repo_add_repomdxml(mdrepo, f, 0) : -1;
+        if (f) fclose(f);
+        md_entry e = { 0 };
+        char *err = NULL;
+        int ret = 0;
+        Repo *m = NULL;
+        if (q != 0) {
+                *ret_error = xasprintf("repo '%s': %s: cannot read it again for the file lists", r->id, where);
+                ret = ERR_FETCH;
+                goto out;
+        }
+        if (!md_find(mdrepo, "filelists", &e)) goto out; /* none: nothing to load */
+        if (cache_load(sp, r->id, main_solv, &m) == 0) {
+                if ((ret = md_load_one(m, dir, info->baseurl, r->sslverify, &e, MD_FILELISTS, &err)) < 0) goto fail;
+                repo_internalize(m);
+                /* repodata_write stores the block from data->start: make it
+                 * the whole repo, as the extension is loaded against it. */
+                Repodata *d = repo_id2repodata(m, m->nrepodata - 1);
+                repodata_extend_block(d, m->start, m->end - m->start);
+                if (ext_store(d, cdir, info->repomd_sha256) == 0 && ext_load(repo, ext) == 0) goto out;
+        }
+        /* No usable cache: straight from the XML into the real pool. */
+        if ((ret = md_load_one(repo, dir, info->baseurl, r->sslverify, &e, MD_FILELISTS, &err)) < 0) goto fail;
+        repo_internalize(repo);
+        goto out;
+fail:
+        *ret_error = xasprintf("repo '%s': %s", r->id, err);
+        free(err);
+out:
+        md_entry_clear(&e);
+        pool_free(sp);
+        return ret;
+}
+
+int repomd_load_filelists(build_ctx *ctx, const plan_repo *r, bool offline, Repo *repo, repomd_info *info,
+                          char **ret_error) {
+        if (info->filelists) return 0;
+        _cleanup_free_ char *cdir = cache_dir_for(ctx, r->id);
+        _cleanup_free_ char *ext = xasprintf("%s/%s" SOLV_FILELISTS, cdir, info->repomd_sha256);
+        if (ext_load(repo, ext) == 0)
+                info->filelists_from_cache = true;
+        else if (offline) {
+                *ret_error = xasprintf("repo '%s': --offline, but a file dependency needs its file lists, which are "
+                                       "not in the cache (%s missing); run once without --offline to fill the cache",
+                                       r->id, ext);
+                return -ENOENT;
+        } else {
+                int q = filelists_fetch(ctx, r, repo, info, cdir, ext, ret_error);
+                if (q < 0) return q;
+        }
+        filelists_unfilter(repo);
+        info->filelists = true;
+        return 0;
 }

@@ -521,16 +521,56 @@ out:
 typedef struct loaded {
         Pool *pool;
         repomd_info **infos;
+        Repo **repos;
+        const plan_repo **prs;
         size_t n;
 } loaded;
 
 static void loaded_free(loaded *ld) {
         for (size_t i = 0; i < ld->n; i++) repomd_info_free(ld->infos[i]);
         free(ld->infos);
+        free(ld->repos);
+        free(ld->prs);
         if (ld->pool) pool_free(ld->pool);
 }
 
-static int load_repos(build_ctx *ctx, const plan *p, loaded *ld) {
+/* File dependencies that primary.xml does not cover, over the whole pool
+ * (a package of updates may need a file only os's filelists list; the
+ * kickstart may name a path): then load the file lists of every repo —
+ * we cannot know which one has the file, and it is rare and cached. */
+static int load_filelists(build_ctx *ctx, const plan *p, loaded *ld) {
+        char **paths = NULL;
+        char **lists[2] = { p->packages.names, p->packages.implicit };
+        for (size_t li = 0; li < 2; li++)
+                for (size_t i = 0; lists[li] && lists[li][i]; i++)
+                        if (lists[li][i][0] == '/') strv_push(&paths, xstrdup(lists[li][i]));
+        char **missing = NULL;
+        int n = repomd_missing_files(ld->pool, paths, &missing);
+        strv_free(paths);
+        if (n == 0) {
+                strv_free(missing);
+                return 0;
+        }
+        log_info("%d file path%s not in any primary.xml (%s%s): loading file lists", n, n == 1 ? "" : "s",
+                 missing && missing[0] ? missing[0] : "?", n > 1 ? ", …" : "");
+        strv_free(missing);
+        for (size_t i = 0; i < ld->n; i++) {
+                char *msg = NULL;
+                double t0 = now_seconds();
+                int q = repomd_load_filelists(ctx, ld->prs[i], p->offline, ld->repos[i], ld->infos[i], &msg);
+                if (q < 0) {
+                        log_error("%s", msg);
+                        free(msg);
+                        return q == ERR_INTERRUPTED ? q : ERR_FETCH;
+                }
+                log_info("repo %s: file lists %s in %.2f s", ld->prs[i]->id,
+                         ld->infos[i]->filelists_from_cache ? "from the cache" : "loaded and verified",
+                         now_seconds() - t0);
+        }
+        return 0;
+}
+
+static int load_repos(build_ctx *ctx, const plan *p, bool filelists, loaded *ld) {
         ld->pool = solve_pool_new(p->arch);
         size_t enabled = 0;
         for (size_t i = 0; i < p->n_repos; i++) {
@@ -543,7 +583,8 @@ static int load_repos(build_ctx *ctx, const plan *p, loaded *ld) {
                 double t0 = now_seconds();
                 int q = repomd_load(ctx, r, p->arch, p->offline, ld->pool, &repo, &info, &msg);
                 if (q < 0) {
-                        if (q == -EHOSTUNREACH && r->skip_if_unavailable) {
+                        bool unavailable = q == -EHOSTUNREACH || q == -ENODATA;
+                        if (unavailable && r->skip_if_unavailable) {
                                 log_warn("%s\nrepo '%s' skipped (skip_if_unavailable=1)", msg, r->id);
                                 free(msg);
                                 continue;
@@ -554,11 +595,20 @@ static int load_repos(build_ctx *ctx, const plan *p, loaded *ld) {
                                           "local mirror: --mirror URL (rewrites every repo's base URL) or "
                                           "--repo-url %s=URL (one repo); --offline uses the metadata cache only",
                                           r->id);
+                        else if (q == -ENODATA)
+                                log_error("hint: the host answered, but there is no repodata/repomd.xml at that path "
+                                          "(not found): check the baseurl of repo '%s' (and the $releasever/$basearch it "
+                                          "expands to), or the URL given with --mirror / --repo-url %s=URL; that "
+                                          "mirror may not carry this release", r->id, r->id);
                         free(msg);
                         return q == ERR_INTERRUPTED ? q : ERR_FETCH;
                 }
                 repo->appdata = info;
                 ld->infos = xrealloc(ld->infos, (ld->n + 1) * sizeof *ld->infos);
+                ld->repos = xrealloc(ld->repos, (ld->n + 1) * sizeof *ld->repos);
+                ld->prs = xrealloc(ld->prs, (ld->n + 1) * sizeof *ld->prs);
+                ld->repos[ld->n] = repo;
+                ld->prs[ld->n] = r;
                 ld->infos[ld->n++] = info;
                 log_info("repo %s: %d packages, %s in %.2f s", r->id, repo->nsolvables,
                          info->from_cache ? "cached metadata" : "metadata downloaded and verified", now_seconds() - t0);
@@ -567,12 +617,12 @@ static int load_repos(build_ctx *ctx, const plan *p, loaded *ld) {
                 log_error("no enabled repository: nothing to install from");
                 return ERR_INPUT;
         }
-        return 0;
+        return filelists ? load_filelists(ctx, p, ld) : 0;
 }
 
 int solve_plan(build_ctx *ctx, const plan *p, lock **ret_lock) {
         loaded ld = { 0 };
-        int r = load_repos(ctx, p, &ld);
+        int r = load_repos(ctx, p, true, &ld);
         if (r < 0) {
                 loaded_free(&ld);
                 return r;
@@ -610,7 +660,8 @@ int solve_plan(build_ctx *ctx, const plan *p, lock **ret_lock) {
 
 int lock_verify_against_repos(build_ctx *ctx, const plan *p, const lock *l) {
         loaded ld = { 0 };
-        int r = load_repos(ctx, p, &ld);
+        /* Package identity only: no file lists needed. */
+        int r = load_repos(ctx, p, false, &ld);
         if (r < 0) {
                 loaded_free(&ld);
                 return r;

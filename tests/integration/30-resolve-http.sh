@@ -3,7 +3,10 @@
 #  - the fixture repos served over http resolve to the same set as file://,
 #    signatures checked, package base URLs pointing at the server;
 #  - mirrorlist= and metalink= whose first mirror is dead fall back to the next;
-#  - a 404 names the repo and the URL, exit 4;
+#  - metalink <hash>es: a stale mirror is named (URL, expected/actual hash)
+#    and skipped; only stale mirrors: exit 4, nothing cached;
+#  - a 404 names the repo and the URL, exit 4, with a hint about the path
+#    (not about reachability);
 #  - skip_if_unavailable=1 turns an unreachable extra repo into a warning;
 #  - --kernel-rpm FILE wins over the kernel repo (repo "@local", the file's
 #    sha256), and a file that is not an rpm is an input error (exit 2).
@@ -87,6 +90,44 @@ IMGBUILD_CACHE_DIR="$WORK/cache-lists" "$IMGBUILD" resolve -p demo --repo-file "
 lockset "$WORK/lists.lock" | diff -u "$WORK/file.txt" - || fail "mirrorlist/metalink resolve differs from file://"
 echo "ok: mirrorlist and metalink fall back past a dead mirror"
 
+# 2b. metalink <hash>es: a stale mirror (its repomd.xml is not the one the
+# metalink describes) is named with expected/actual hash and skipped; when
+# every mirror is stale the repo fails (exit 4).
+mkdir -p "$WORK/stale/repodata"
+cp -r "$FIXTURE/repos/updates/." "$WORK/stale/"
+echo '<!-- stale -->' >> "$WORK/stale/repodata/repomd.xml"
+port2=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$WORK" && exec python3 -m http.server --bind 127.0.0.1 "$port2" > "$WORK/http2.log" 2>&1) & srv2=$!
+trap 'kill $srv $srv2 2>/dev/null; wait $srv $srv2 2>/dev/null' EXIT
+STALE="http://127.0.0.1:$port2/stale"
+for _ in $(seq 50); do curl -sf "$STALE/repodata/repomd.xml" > /dev/null && break; sleep 0.1; done
+good=$(sha256sum < "$FIXTURE/repos/updates/repodata/repomd.xml" | cut -d' ' -f1)
+bad=$(sha256sum < "$WORK/stale/repodata/repomd.xml" | cut -d' ' -f1)
+metalink() {  # metalink FILE URL...
+        local f=$1; shift
+        { printf '<?xml version="1.0" encoding="utf-8"?>\n<metalink version="3.0" xmlns="http://www.metalinker.org/" xmlns:mm0="http://fedorahosted.org/mirrormanager"><files><file name="repomd.xml">\n'
+          printf '<verification><hash type="md5">0123</hash><hash type="sha256">%s</hash></verification>\n' "$good"
+          printf '<resources maxconnections="1">\n'
+          for u; do printf '<url protocol="http" type="http">%s/repodata/repomd.xml</url>\n' "$u"; done
+          printf '</resources></file></files></metalink>\n'; } > "$f"
+}
+metalink "$WORK/lists/updates.metalink" "$STALE" "$URL/updates"
+IMGBUILD_CACHE_DIR="$WORK/cache-stale" "$IMGBUILD" resolve -p demo --repo-file "$WORK/lists.repo" -o "$WORK/stale.lock" \
+        2> "$WORK/stale.err" || { cat "$WORK/stale.err"; fail "metalink: a stale first mirror made the resolve fail"; }
+lockset "$WORK/stale.lock" | diff -u "$WORK/file.txt" - || fail "metalink past a stale mirror differs from file://"
+grep -q '"GET /stale/repodata/repomd.xml' "$WORK/http2.log" || fail "the stale mirror was not tried first"
+metalink "$WORK/lists/updates.metalink" "$STALE"
+IMGBUILD_CACHE_DIR="$WORK/cache-stale2" "$IMGBUILD" resolve -p demo --repo-file "$WORK/lists.repo" -o "$WORK/x.lock" \
+        > "$WORK/stale2.out" 2>&1
+rc=$?
+cat "$WORK/stale2.out"
+[ "$rc" = 4 ] || fail "metalink, only a stale mirror: exit $rc, expected 4"
+grep -q "repo 'updates'" "$WORK/stale2.out" && grep -qF "$STALE/repodata/repomd.xml" "$WORK/stale2.out" &&
+        grep -q "sha256 expected $good" "$WORK/stale2.out" && grep -q "got $bad" "$WORK/stale2.out" ||
+        fail "stale mirror: the message must name the repo, the mirror URL and the expected/actual hash"
+! find "$WORK/cache-stale2/repodata/updates" -name '*.solv' 2>/dev/null | grep -q . || fail "stale metadata was cached"
+echo "ok: metalink hashes: a stale mirror is detected, named and skipped"
+
 # 3. 404.
 IMGBUILD_CACHE_DIR="$WORK/cache-404" "${RES[@]}" --repo-url "os=$URL/nonexistent/" -o "$WORK/x.lock" > "$WORK/404.out" 2>&1
 rc=$?
@@ -94,6 +135,11 @@ cat "$WORK/404.out"
 [ "$rc" = 4 ] || fail "404: exit $rc, expected 4"
 grep -q "repo 'os'" "$WORK/404.out" && grep -qF "$URL/nonexistent/repodata/repomd.xml" "$WORK/404.out" &&
         grep -q "404" "$WORK/404.out" || fail "404: message must name the repo, the URL and the status"
+# The hint fits a 404 (wrong path/release on a mirror that answers), not an
+# unreachable host.
+grep -q "hint: the host answered, but there is no repodata/repomd.xml at that path" "$WORK/404.out" &&
+        grep -q -- "--repo-url os=URL" "$WORK/404.out" || fail "404: no not-found hint"
+! grep -q "cannot reach" "$WORK/404.out" || fail "404: the hint says the host cannot be reached"
 echo "ok: 404"
 
 # 4. skip_if_unavailable.

@@ -176,7 +176,7 @@ static void test_load_and_cache(void) {
                         CHECK_INTEQ(repo->nsolvables, 23);
                         CHECK_INTEQ(info->from_cache, pass > 0);
                         CHECK(info->baseurl && str_startswith(info->baseurl, "file://"));
-                        _cleanup_free_ char *solv = xasprintf("%s/repodata/vsm/%s.solv", cache, info->repomd_sha256);
+                        _cleanup_free_ char *solv = xasprintf("%s/repodata/vsm/%s.primary.solv", cache, info->repomd_sha256);
                         CHECK(path_exists(solv));
                         /* Package data survives the cache round trip. */
                         Id sid;
@@ -249,13 +249,28 @@ static void test_unreachable(void) {
         free(err);
         strv_free(b);
         pool_free(pool);
+        /* Every mirror answers "not found": -ENODATA, not -EHOSTUNREACH. */
+        b = NULL;
+        strv_push(&b, xstrdup(missing));
+        _cleanup_free_ char *missing2 = xasprintf("%s/also-missing", missing);
+        strv_push(&b, xstrdup(missing2));
+        r.baseurls = b;
+        pool = solve_pool_new("x86_64");
+        err = NULL;
+        CHECK_INTEQ(repomd_load(ctx, &r, "x86_64", false, pool, &repo, &info, &err), -ENODATA);
+        CHECK(err && strstr(err, "repo 'dead'") && strstr(err, "also-missing/repodata/repomd.xml") &&
+              strstr(err, "no such file"));
+        free(err);
+        strv_free(b);
+        pool_free(pool);
         ctx_free(ctx);
 }
 
 static void test_download_errors(void) {
         _cleanup_free_ char *dest = xasprintf("%s/dl", tmpdir);
         char *err = NULL;
-        CHECK_INTEQ(repomd_download("file:///nonexistent/x", dest, true, &err), -EHOSTUNREACH);
+        /* "Not there" is not "unreachable": the hint differs. */
+        CHECK_INTEQ(repomd_download("file:///nonexistent/x", dest, true, &err), -ENOENT);
         CHECK(err && strstr(err, "file:///nonexistent/x"));
         CHECK(!path_exists(dest));
         free(err);
@@ -488,6 +503,17 @@ static void test_filelists_on_demand(void) {
                         r = repomd_load(ctx, &pr, "x86_64", pass == 2, pool, &repo, &info, &err);
                         if (r < 0) fprintf(stderr, "load %s pass %d: %s\n", paths[k], pass, err);
                         CHECK_INTEQ(r, 0);
+                        /* primary only; the pool-wide decision adds them */
+                        if (r == 0) {
+                                CHECK(!info->filelists);
+                                CHECK_INTEQ(needy_gets_provider(pool, paths[k]), 0);
+                                CHECK_INTEQ(repomd_missing_files(pool, NULL, NULL), 1);
+                                r = repomd_load_filelists(ctx, &pr, pass == 2, repo, info, &err);
+                                if (r < 0) fprintf(stderr, "filelists %s pass %d: %s\n", paths[k], pass, err);
+                                CHECK_INTEQ(r, 0);
+                                CHECK_INTEQ(info->filelists_from_cache, pass > 0);
+                                CHECK_INTEQ(repomd_missing_files(pool, NULL, NULL), 0);
+                        }
                         if (r == 0) {
                                 CHECK_INTEQ(info->from_cache, pass > 0);
                                 CHECK_INTEQ(needy_gets_provider(pool, paths[k]), 1);
@@ -536,6 +562,180 @@ static void test_filelists_on_demand(void) {
         pool_free(pool);
 }
 
+/* An rpm-md repo from inline primary and filelists package entries. */
+static char *inline_repo(const char *name, const char *primary_pkgs, const char *filelists_pkgs) {
+        char *dir = xasprintf("%s/%s", tmpdir, name);
+        _cleanup_free_ char *rd = xasprintf("%s/repodata", dir);
+        CHECK(mkdir_p(rd, 0755) == 0);
+        _cleanup_free_ char *pri = xasprintf("<?xml version=\"1.0\"?><metadata xmlns=\"http://linux.duke.edu/metadata/common\" "
+                                             "xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">%s</metadata>", primary_pkgs);
+        _cleanup_free_ char *fl = xasprintf("<?xml version=\"1.0\"?><filelists xmlns=\"http://linux.duke.edu/metadata/filelists\">"
+                                            "%s</filelists>", filelists_pkgs);
+        _cleanup_free_ char *pp = xasprintf("%s/primary.xml", rd), *fp = xasprintf("%s/filelists.xml", rd);
+        CHECK(write_file_atomic(pp, pri, strlen(pri), 0644) == 0);
+        CHECK(write_file_atomic(fp, fl, strlen(fl), 0644) == 0);
+        CHECK(sh("cd '%s' && gzip -n primary.xml filelists.xml && "
+                 "p=$(sha256sum primary.xml.gz | cut -d' ' -f1) && f=$(sha256sum filelists.xml.gz | cut -d' ' -f1) && "
+                 "printf '<?xml version=\"1.0\"?><repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision>"
+                 "<data type=\"primary\"><checksum type=\"sha256\">%%s</checksum><location href=\"repodata/primary.xml.gz\"/></data>"
+                 "<data type=\"filelists\"><checksum type=\"sha256\">%%s</checksum><location href=\"repodata/filelists.xml.gz\"/></data>"
+                 "</repomd>' $p $f > repomd.xml", rd) == 0);
+        return dir;
+}
+
+#define PKG(name, id, deps)                                                                                            \
+        "<package type=\"rpm\"><name>" name "</name><arch>noarch</arch><version epoch=\"0\" ver=\"1\" rel=\"1\"/>"        \
+        "<checksum type=\"sha256\" pkgid=\"YES\">" id "</checksum><location href=\"" name ".rpm\"/><format>" deps         \
+        "</format></package>"
+#define FL(name, id, files)                                                                                            \
+        "<package pkgid=\"" id "\" name=\"" name "\" arch=\"noarch\"><version epoch=\"0\" ver=\"1\" rel=\"1\"/>" files  \
+        "</package>"
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ID_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+/* resolve through solve_plan (what `imgbuild resolve` runs) with a fresh
+ * context over cache; returns the lock as JSON, or NULL if it failed. */
+static char *resolve_json(const char *cache, plan *p) {
+        setenv("IMGBUILD_CACHE_DIR", cache, 1);
+        build_ctx *ctx = NULL;
+        CHECK(ctx_new(tmpdir, false, &ctx) == 0);
+        if (!ctx) return NULL;
+        lock *l = NULL;
+        int r = solve_plan(ctx, p, &l);
+        char *json = r == 0 ? lock_to_json(l) : NULL;
+        lock_free(l);
+        ctx_free(ctx);
+        return json;
+}
+
+static bool has_pkg(const char *json, const char *name) {
+        _cleanup_free_ char *q = xasprintf("\"name\": \"%s\"", name), *q2 = xasprintf("\"name\":\"%s\"", name);
+        return json && (strstr(json, q) || strstr(json, q2));
+}
+
+static int count_files(const char *dir, const char *suffix) {
+        _cleanup_free_ char *cmd = xasprintf("find '%s' -name '*%s' 2>/dev/null | wc -l", dir, suffix);
+        FILE *f = popen(cmd, "r");
+        int n = -1;
+        if (f) {
+                if (fscanf(f, "%d", &n) != 1) n = -1;
+                pclose(f);
+        }
+        return n;
+}
+
+/* The file lists are decided over the whole pool: "needy" in updates needs
+ * a file that only os's filelists.xml lists (os's own packages need no
+ * file, so a per-repo decision never loads them); a kickstart path that
+ * only a file list knows.  Cold, warm and offline give the same lock. */
+static void test_filelists_across_repos(void) {
+        _cleanup_free_ char *os = inline_repo(
+                "x-os", PKG("provider", ID_B, "") PKG("plain", ID_C, ""),
+                FL("provider", ID_B, "<file>/usr/share/tool/data.db</file><file>/usr/lib/tool/plugin.so</file>")
+                        FL("plain", ID_C, "<file>/usr/share/doc/plain</file>"));
+        _cleanup_free_ char *up = inline_repo(
+                "x-updates", PKG("needy", ID_A, "<rpm:requires><rpm:entry name=\"/usr/share/tool/data.db\"/></rpm:requires>"),
+                FL("needy", ID_A, "<file>/usr/bin/needy</file>"));
+        plan_repo repos[2] = { file_repo("os", os), file_repo("updates", up) };
+        plan p = { 0 };
+        p.arch = (char *)"x86_64";
+        p.repos = repos;
+        p.n_repos = 2;
+        p.packages.nocore = true;
+        char *needy[] = { (char *)"needy", NULL };
+        p.packages.names = needy;
+
+        _cleanup_free_ char *cache = xasprintf("%s/cache-xrepo", tmpdir);
+        char *json[3] = { NULL, NULL, NULL };
+        for (int pass = 0; pass < 3; pass++) {
+                p.offline = pass == 2;
+                json[pass] = resolve_json(cache, &p);
+                CHECK(json[pass] != NULL);
+                CHECK(has_pkg(json[pass], "needy") && has_pkg(json[pass], "provider"));
+                CHECK(!has_pkg(json[pass], "plain"));
+                if (pass == 0) CHECK_INTEQ(count_files(cache, ".filelists.solv"), 2);
+        }
+        if (json[0] && json[1] && json[2]) {
+                CHECK_STREQ(json[0], json[1]);
+                CHECK_STREQ(json[0], json[2]);
+        }
+        for (int i = 0; i < 3; i++) free(json[i]);
+
+        /* os alone: no file dependency anywhere, so no file list is
+         * fetched or cached; then offline, a kickstart path needs them. */
+        _cleanup_free_ char *cache2 = xasprintf("%s/cache-xrepo2", tmpdir);
+        char *plain[] = { (char *)"plain", NULL };
+        char *bypath[] = { (char *)"/usr/lib/tool/plugin.so", NULL };
+        p.packages.names = plain;
+        p.n_repos = 1;
+        p.offline = false;
+        char *j = resolve_json(cache2, &p);
+        CHECK(has_pkg(j, "plain"));
+        CHECK_INTEQ(count_files(cache2, ".filelists.solv"), 0);
+        CHECK_INTEQ(count_files(cache2, ".primary.solv"), 1);
+        free(j);
+        p.packages.names = bypath;
+        p.offline = true;
+        j = resolve_json(cache2, &p);
+        CHECK(j == NULL);
+        free(j);
+        p.n_repos = 2;
+
+        /* A path named in the kickstart, listed only in os's filelists. */
+        _cleanup_free_ char *cache3 = xasprintf("%s/cache-xrepo3", tmpdir);
+        p.packages.names = bypath;
+        p.offline = false;
+        for (int pass = 0; pass < 2; pass++) {
+                j = resolve_json(cache3, &p);
+                CHECK(has_pkg(j, "provider"));
+                CHECK(!has_pkg(j, "needy"));
+                free(j);
+        }
+
+        /* The decision itself: pool-wide, over kickstart paths too. */
+        Pool *pool = solve_pool_new("x86_64");
+        Repo *r1 = NULL, *r2 = NULL;
+        char *err = NULL;
+        CHECK_INTEQ(repomd_parse_dir(pool, "os", os, &r1, NULL, &err), 0);
+        CHECK_INTEQ(repomd_parse_dir(pool, "updates", up, &r2, NULL, &err), 0);
+        char *paths[] = { (char *)"/usr/lib/tool/plugin.so", (char *)"plain", NULL };
+        char **missing = NULL;
+        CHECK_INTEQ(repomd_missing_files(pool, paths, &missing), 2);
+        CHECK(strv_contains(missing, "/usr/share/tool/data.db") && strv_contains(missing, "/usr/lib/tool/plugin.so"));
+        strv_free(missing);
+        free(err);
+        pool_free(pool);
+        strv_free(repos[0].baseurls);
+        strv_free(repos[1].baseurls);
+}
+
+static void test_metalink_hashes(void) {
+        const char *ml =
+                "<?xml version=\"1.0\"?><metalink version=\"3.0\" xmlns=\"http://www.metalinker.org/\" "
+                "xmlns:mm0=\"http://fedorahosted.org/mirrormanager\"><files><file name=\"repomd.xml\">"
+                "<mm0:timestamp>2</mm0:timestamp><size>4033</size><verification>"
+                "<hash type=\"md5\">11</hash><hash type=\"sha256\">  AB12 </hash><hash type=\"sha1\">22</hash>"
+                "</verification><mm0:alternates><mm0:alternate><mm0:timestamp>1</mm0:timestamp><verification>"
+                "<hash type=\"md5\">33</hash><hash type=\"sha256\">cd34</hash></verification></mm0:alternate>"
+                "</mm0:alternates><resources><url protocol=\"http\">http://m/repodata/repomd.xml</url></resources>"
+                "</file></files></metalink>";
+        char *type = NULL, **v = NULL;
+        CHECK_INTEQ(repomd_metalink_hashes(ml, &type, &v), 0);
+        CHECK_STREQ(type, "sha256");
+        CHECK_INTEQ((int)strv_length(v), 2);
+        if (strv_length(v) == 2) {
+                CHECK_STREQ(v[0], "AB12");
+                CHECK_STREQ(v[1], "cd34");
+        }
+        free(type);
+        strv_free(v);
+        type = NULL, v = NULL;
+        CHECK_INTEQ(repomd_metalink_hashes("<metalink><files><file name=\"repomd.xml\"><resources/></file></files></metalink>",
+                                           &type, &v), -ENOENT);
+        CHECK(!type && !v);
+}
+
 static void setup(void) {
         char t[] = "/tmp/test_repomd.XXXXXX";
         tmpdir = xstrdup(mkdtemp(t));
@@ -547,5 +747,5 @@ static void teardown(void) {
         free(tmpdir);
 }
 
-TEST_MAIN(setup, test_real_repodata_loads, test_filelists_on_demand, test_one_byte_changed, test_truncated_gzip, test_bad_repomd, test_load_and_cache,
+TEST_MAIN(setup, test_real_repodata_loads, test_filelists_on_demand, test_filelists_across_repos, test_metalink_hashes, test_one_byte_changed, test_truncated_gzip, test_bad_repomd, test_load_and_cache,
           test_unreachable, test_download_errors, test_mirrorlists, test_signature, test_lock_verify, teardown)
