@@ -147,20 +147,7 @@ static int plan_layout(dsk *d) {
 
 /* ---- SOURCE_DATE_EPOCH and size estimate ------------------------------ */
 
-static time_t sde_clamp;
 static uint64_t est_bytes, est_inodes;
-
-static int clamp_cb(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        (void)type;
-        (void)ftw;
-        if (st->st_mtime > sde_clamp || st->st_atime > sde_clamp) {
-                struct timespec ts[2] = { st->st_atim, st->st_mtim };
-                if (ts[0].tv_sec > sde_clamp) ts[0] = (struct timespec){ sde_clamp, 0 };
-                if (ts[1].tv_sec > sde_clamp) ts[1] = (struct timespec){ sde_clamp, 0 };
-                if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0) return -errno;
-        }
-        return 0;
-}
 
 static int size_cb(const char *path, const struct stat *st, int type, struct FTW *ftw) {
         (void)path;
@@ -326,6 +313,11 @@ static int write_grub_config(dsk *d, char *const *kernels) {
                d->el ? "${saved_entry}" : "0");
         APPEND("if [ x\"${feature_menuentry_id}\" = xy ]; then\n  menuentry_id_option=\"--id\"\nelse\n"
                "  menuentry_id_option=\"\"\nfi\n\nexport menuentry_id_option\n\n");
+        /* grub2-mkconfig's 00_header defines load_video; every entry calls it
+         * (without it grub stops on "can't find command" before booting) */
+        APPEND("function load_video {\n  if [ x$feature_all_video_module = xy ]; then\n    insmod all_video\n"
+               "  else\n    insmod efi_gop\n    insmod efi_uga\n    insmod ieee1275_fb\n    insmod vbe\n"
+               "    insmod vga\n    insmod video_bochs\n    insmod video_cirrus\n  fi\n}\n\n");
         APPEND("%s\nterminal_input console serial\nterminal_output console serial\n", serial);
         APPEND("if [ x$feature_timeout_style = xy ] ; then\n  set timeout_style=menu\n  set timeout=%d\n"
                "else\n  set timeout=%d\nfi\n\n", timeout, timeout);
@@ -654,9 +646,8 @@ static int assemble(dsk *d, const char *raw_path) {
         if ((r = check_no_mounts(d)) < 0) return r;
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         if (sde && *sde) {
-                sde_clamp = (time_t)strtoll(sde, NULL, 10);
-                if (nftw(d->root, clamp_cb, 64, FTW_PHYS | FTW_MOUNT) != 0)
-                        return fail(d, -errno, "cannot clamp timestamps to SOURCE_DATE_EPOCH in %s: %m", d->root);
+                if ((r = root_clamp_times(d->root, (time_t)strtoll(sde, NULL, 10))) < 0)
+                        return fail(d, r, "cannot clamp timestamps to SOURCE_DATE_EPOCH in %s: %s", d->root, strerror(-r));
         }
         if ((r = check_fits(d)) < 0) return r;
 
@@ -675,8 +666,8 @@ static int assemble(dsk *d, const char *raw_path) {
                 if (r < 0) return r;
         }
         /* clamp what we wrote ourselves too */
-        if (sde && *sde && nftw(d->root, clamp_cb, 64, FTW_PHYS | FTW_MOUNT) != 0)
-                return fail(d, -errno, "cannot clamp timestamps in %s: %m", d->root);
+        if (sde && *sde && (r = root_clamp_times(d->root, (time_t)strtoll(sde, NULL, 10))) < 0)
+                return fail(d, r, "cannot clamp timestamps in %s: %s", d->root, strerror(-r));
 
         _cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", raw_path);
         int fd = mkstemp(tmp);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -223,6 +224,24 @@ bool root_has_unit(const char *root, const char *unit) {
                 if (root_exists(root, p)) return true;
         }
         return false;
+}
+
+static time_t clamp_epoch;
+
+static int clamp_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        (void)type;
+        (void)ftw;
+        if (st->st_mtime <= clamp_epoch && st->st_atime <= clamp_epoch) return 0;
+        struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        if (ts[0].tv_sec > clamp_epoch) ts[0] = (struct timespec){ clamp_epoch, 0 };
+        if (ts[1].tv_sec > clamp_epoch) ts[1] = (struct timespec){ clamp_epoch, 0 };
+        return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+int root_clamp_times(const char *root, time_t epoch) {
+        clamp_epoch = epoch;    /* nftw has no user pointer; callers are single-threaded */
+        int r = nftw(root, clamp_one, 64, FTW_PHYS | FTW_MOUNT);
+        return r == 0 ? 0 : r < 0 ? -errno : r;
 }
 
 int root_chroot_begin(const char *root, root_mounts *ret) {

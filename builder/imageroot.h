@@ -45,6 +45,11 @@ const char *root_find(const char *root, const char *const *candidates);
 /* A systemd unit file of that name exists in the image. */
 bool root_has_unit(const char *root, const char *unit);
 
+/* SOURCE_DATE_EPOCH: every atime and mtime in the tree later than epoch
+ * becomes epoch (symlinks themselves, not their targets; the tree's own file
+ * system only).  0 or -errno. */
+int root_clamp_times(const char *root, time_t epoch);
+
 /* A chroot session: /dev (bind), /proc, /sys and /run (tmpfs) mounted in the
  * root; root_chroot_end unmounts whatever was mounted (lazily if busy) and is
  * safe to call twice. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "configure.h"
@@ -117,6 +118,9 @@ int pipeline_run(const plan *p) {
         }
         ctx_stage_begin(ctx, "convert");
         if ((r = convert_images(ctx, p, raw, &outputs)) < 0) goto out;
+        /* done with it: its dirty pages must not be flushed with the cache
+         * entry the root cache publishes at the end (a filesystem sync) */
+        if (!ctx->keep_work) (void)unlink(raw);
         ctx_stage_begin(ctx, "manifest");
         if ((r = manifest_write(ctx, p, l, outputs)) < 0) goto out;
         /* --lock-out: the lock this image was built from, for `build --lock`. */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,8 +42,11 @@ int rootcache_root_key(const plan *p, const lock *l, char **ret_key) {
         if (!f) return -errno;
         char exe[SHA256_HEX_LEN + 1];
         self_digest(exe);
-        fprintf(f, "%s\nexe %s\nrpm %s\narch %s\nrpmdb %s\nexcludedocs %d\ninst_langs %s\n", ROOTCACHE_FORMAT, exe,
-                RPMVERSION, p->arch ? p->arch : (l->arch ? l->arch : "x86_64"),
+        /* stored roots are clamped to SOURCE_DATE_EPOCH (rootcache_root_store) */
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        fprintf(f, "%s\nexe %s\nrpm %s\nsde %s\narch %s\nrpmdb %s\nexcludedocs %d\ninst_langs %s\n", ROOTCACHE_FORMAT,
+                exe, RPMVERSION, sde && *sde ? sde : "-",
+                p->arch ? p->arch : (l->arch ? l->arch : "x86_64"),
                 p->rpmdb_format ? p->rpmdb_format : "bdb", p->packages.excludedocs ? 1 : 0,
                 p->packages.inst_langs ? p->packages.inst_langs : "(all)");
         for (size_t i = 0; i < l->n_packages; i++) {
@@ -56,6 +61,7 @@ int rootcache_root_key(const plan *p, const lock *l, char **ret_key) {
         }
         char hex[SHA256_HEX_LEN + 1];
         sha256_buf(text, len, hex);
+        log_debug("rootcache: root key %.12s from:\n%s", hex, text);       /* why a build missed */
         free(text);
         *ret_key = xstrdup(hex);
         return 0;
@@ -245,7 +251,12 @@ static void prune(const char *dir, size_t keep) {
         for (size_t i = 0; i < n; i++) {
                 if (i >= keep) {
                         _cleanup_free_ char *path = xasprintf("%s/%s", dir, v[i].name);
-                        (void)rm_rf(path);
+                        _cleanup_free_ char *keyfile = xasprintf("%s/key", path);
+                        /* a root mounted by a running build holds a shared
+                         * lock on its key file: leave it */
+                        int fd = open(keyfile, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0) (void)rm_rf(path);
+                        if (fd >= 0) close(fd);
                 }
                 free(v[i].name);
         }
@@ -275,6 +286,103 @@ static int copy_tree(build_ctx *ctx, const char *src, const char *dst) {
         return r < 0 ? r : -EIO;
 }
 
+/* ---- the cached root as an overlay ----------------------------------------
+ * A hit mounts the cached root read-only under an overlay at the image root:
+ * configure and sysprep write into <root>.upper in the work dir, the cache
+ * entry never changes, and nothing is copied.  A miss moves the freshly
+ * installed root into the cache (a rename: same file system) and mounts it
+ * back the same way; the entry is published (synced, key written, renamed to
+ * its final name) when the build ends, after the overlay is gone.  While
+ * mounted, the entry's key file holds a shared flock so that prune() in a
+ * concurrent build leaves it alone.  Where overlayfs is unavailable (no
+ * privilege, the work dir itself on overlayfs, odd characters in the paths)
+ * or IMGBUILD_ROOTCACHE=copy, entries are copied as before. */
+
+typedef struct root_overlay {
+        char *merged;           /* the image root the stages see */
+        int entry_lock;         /* shared flock on the entry's key file, or -1 */
+        char *publish_tmp;      /* a moved-in root: its temp entry … */
+        char *publish_final;    /* … and the final name it gets at the end */
+        char *key;
+        char *base;             /* <cache>/roots, for prune() */
+} root_overlay;
+
+static bool overlay_wanted(void) {
+        const char *e = getenv("IMGBUILD_ROOTCACHE");
+        return !(e && !strcasecmp(e, "copy"));
+}
+
+/* Characters the overlay mount options cannot carry unescaped. */
+static bool overlay_safe_path(const char *path) { return !strpbrk(path, ",:\\"); }
+
+static int mount_overlay(const char *lower, const char *merged) {
+        if (!overlay_safe_path(lower) || !overlay_safe_path(merged)) return -EINVAL;
+        _cleanup_free_ char *upper = xasprintf("%s.upper", merged);
+        _cleanup_free_ char *work = xasprintf("%s.ovlwork", merged);
+        struct stat st;
+        if (stat(lower, &st) < 0) return -errno;
+        if ((mkdir(upper, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST) ||
+            (mkdir(merged, 0755) < 0 && errno != EEXIST))
+                return -errno;
+        /* the merged root directory takes its owner, mode and times from
+         * the upper directory: give it the installed root's */
+        if (chown(upper, st.st_uid, st.st_gid) < 0 || chmod(upper, st.st_mode & 07777) < 0) return -errno;
+        struct timespec ts[2] = { st.st_atim, st.st_mtim };
+        (void)utimensat(AT_FDCWD, upper, ts, 0);
+        _cleanup_free_ char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+        if (mount("overlay", merged, "overlay", 0, opts) < 0) {
+                int r = -errno;
+                (void)rmdir(upper);
+                (void)rm_rf(work);
+                return r;
+        }
+        return 0;
+}
+
+/* Unmount; publish a moved-in entry; prune.  Runs from the context's
+ * cleanup stack after every stage (and its /proc, /dev mounts) is done. */
+static void overlay_release(void *data) {
+        root_overlay *o = data;
+        bool unmounted = umount2(o->merged, 0) == 0 || errno == EINVAL;
+        if (!unmounted) unmounted = umount2(o->merged, MNT_DETACH) == 0;
+        _cleanup_free_ char *ovlwork = xasprintf("%s.ovlwork", o->merged);
+        (void)rm_rf(ovlwork);   /* overlayfs leaves a 000 "work" dir behind */
+        if (o->entry_lock >= 0) close(o->entry_lock);
+        if (o->publish_tmp && unmounted) {
+                _cleanup_free_ char *keyfile = xasprintf("%s/key", o->publish_tmp);
+                _cleanup_free_ char *k = xasprintf("%s\n", o->key);
+                /* flushed before it gets its final name: a crash must not
+                 * leave a complete-looking entry with lost data */
+                double t0 = now_seconds();
+                int r = sync_fs_of(o->publish_tmp);
+                log_debug("rootcache: entry %.12s synced in %.1f s", o->key, now_seconds() - t0);
+                if (r == 0) r = write_file_atomic(keyfile, k, strlen(k), 0644);
+                if (r == 0 && rename(o->publish_tmp, o->publish_final) < 0)
+                        r = errno == EEXIST || errno == ENOTEMPTY ? 0 : -errno;
+                (void)rm_rf(o->publish_tmp);    /* gone after a rename; a loser's otherwise */
+                if (r < 0) log_warn("rootcache: cannot store the installed root: %s", strerror(-r));
+                else prune(o->base, ROOTCACHE_KEEP_ROOTS);
+        }
+        free(o->merged);
+        free(o->publish_tmp);
+        free(o->publish_final);
+        free(o->key);
+        free(o->base);
+        free(o);
+}
+
+static int lock_entry(const char *entry_dir) {
+        _cleanup_free_ char *keyfile = xasprintf("%s/key", entry_dir);
+        int fd = open(keyfile, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -errno;
+        if (flock(fd, LOCK_SH) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int rootcache_root_restore(build_ctx *ctx, const char *key, const char *root) {
         _cleanup_free_ char *dir = xasprintf("%s/roots/%s", ctx->cache_dir, key);
         _cleanup_free_ char *src = xasprintf("%s/root", dir);
@@ -286,6 +394,21 @@ int rootcache_root_restore(build_ctx *ctx, const char *key, const char *root) {
         if (path_exists(root)) return -EEXIST;
         touch(dir);
         double t0 = now_seconds();
+        int lock = overlay_wanted() ? lock_entry(dir) : -1;
+        if (lock >= 0) {
+                int m = mount_overlay(src, root);
+                if (m == 0) {
+                        root_overlay *o = xcalloc(1, sizeof *o);
+                        *o = (root_overlay){ .merged = xstrdup(root), .entry_lock = lock };
+                        ctx_defer(ctx, overlay_release, o);
+                        log_info("rootcache: reusing the installed root %.12s (packages unchanged; mounted as an "
+                                 "overlay, nothing copied)", key);
+                        return 0;
+                }
+                close(lock);
+                (void)rmdir(root);
+                log_debug("rootcache: no overlay (%s); copying", strerror(-m));
+        }
         int r = copy_tree(ctx, src, root);
         if (r < 0) {
                 (void)rm_rf(root);
@@ -296,18 +419,56 @@ int rootcache_root_restore(build_ctx *ctx, const char *key, const char *root) {
         return 0;
 }
 
+/* The installed root moves into the cache and comes back as an overlay. */
+static int adopt_root(build_ctx *ctx, const char *key, const char *root, const char *base, const char *final) {
+        _cleanup_free_ char *tmp = xasprintf("%s/.tmp.%d.%.12s", base, (int)getpid(), key);
+        _cleanup_free_ char *dst = xasprintf("%s/root", tmp);
+        (void)rm_rf(tmp);
+        if (mkdir(tmp, 0700) < 0) return -errno;
+        if (rename(root, dst) < 0) {
+                int r = -errno;         /* EXDEV: cache and work dir on different file systems */
+                (void)rmdir(tmp);
+                return r;
+        }
+        int r = mount_overlay(dst, root);
+        if (r < 0) {
+                (void)rmdir(root);
+                if (rename(dst, root) < 0) return -errno;       /* put it back as it was */
+                (void)rmdir(tmp);
+                return r;
+        }
+        root_overlay *o = xcalloc(1, sizeof *o);
+        *o = (root_overlay){ .merged = xstrdup(root), .entry_lock = -1, .publish_tmp = xstrdup(tmp),
+                             .publish_final = xstrdup(final), .key = xstrdup(key), .base = xstrdup(base) };
+        ctx_defer(ctx, overlay_release, o);
+        return 0;
+}
+
 int rootcache_root_store(build_ctx *ctx, const char *key, const char *root) {
         _cleanup_free_ char *base = NULL;
         int r = ctx_cache_subdir(ctx, "roots", &base);
         if (r < 0) return r;
         _cleanup_free_ char *final = xasprintf("%s/%s", base, key);
         if (path_exists(final)) return 0;
+        double t0 = now_seconds();
+        /* clamped once here, so that assemble's clamp finds nothing to do in
+         * the overlay's lower layer and copies nothing up */
+        const char *sde = getenv("SOURCE_DATE_EPOCH");
+        if (sde && *sde && (r = root_clamp_times(root, (time_t)strtoll(sde, NULL, 10))) < 0) return r;
+        if (overlay_wanted()) {
+                r = adopt_root(ctx, key, root, base, final);
+                if (r == 0) {
+                        log_info("rootcache: stored the installed root as %.12s (moved into the cache, mounted as an "
+                                 "overlay)", key);
+                        return 0;
+                }
+                log_debug("rootcache: cannot move the root into the cache (%s); copying", strerror(-r));
+        }
         _cleanup_free_ char *tmp = xasprintf("%s/.tmp.%d.%.12s", base, (int)getpid(), key);
         _cleanup_free_ char *dst = xasprintf("%s/root", tmp);
         _cleanup_free_ char *keyfile = xasprintf("%s/key", tmp);
         (void)rm_rf(tmp);
         if (mkdir(tmp, 0700) < 0) return -errno;
-        double t0 = now_seconds();
         r = copy_tree(ctx, root, dst);
         if (r == 0) {
                 _cleanup_free_ char *k = xasprintf("%s\n", key);

@@ -8,7 +8,7 @@
 # ONLY=pattern runs the matching tests only.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-export TOP IMGBUILD="$TOP/builder/imgbuild" SLOW="${SLOW:-1}"
+export TOP IMGBUILD="${IMGBUILD:-$TOP/builder/imgbuild}" SLOW="${SLOW:-1}"
 logdir="$TOP/build/test-logs"
 mkdir -p "$logdir"
 echo "fixture: building or reusing (tests/fixture/build.sh)…"

@@ -40,6 +40,7 @@ grep -q '^boot-test: PASS' "$WORK/qcow2.out" || fail "no PASS line"
 grep -q 'cloud-init finished' "$WORK/qcow2.out" || fail "no cloud-init time"
 grep -aq 'IMGBUILD-BOOT-MARKER-' "$WORK/qcow2.console.log" || fail "marker not in the console log"
 grep -aq 'Cloud-init v\. .* finished at' "$WORK/qcow2.console.log" || fail "finished line not in the log"
+grep -aqE "can.t find command|Press any key to continue" "$WORK/qcow2.console.log" && fail "grub reported an error before booting (see $WORK/qcow2.console.log)"
 
 # 2. VHD through the vpc driver, our own seed, our own marker.
 marker="vhd-marker-$$-$RANDOM"

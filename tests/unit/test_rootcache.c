@@ -3,6 +3,8 @@
  * cache), temp-free atomic entries, pruning to the newest N, and what does
  * and does not change the initramfs key. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,22 +75,53 @@ static build_ctx *ctx_in(const char *cache) {
         return ctx;
 }
 
-static void test_store_restore_prune(void) {
-        char *t = tmpdir();
-        char *cache = xasprintf("%s/cache", t), *root = xasprintf("%s/root", t);
-        build_ctx *ctx = ctx_in(cache);
-        char *p;
+/* A small root: modes, a hardlink, a symlink. */
+static void make_root(const char *root) {
+        char *p, *a, *b;
         CHECK_INTEQ(mkdir_p((p = xasprintf("%s/etc", root)), 0755), 0); free(p);
         put((p = xasprintf("%s/etc/passwd", root)), "root:x:0:0::/root:/bin/sh\n", 0644); free(p);
         put((p = xasprintf("%s/etc/secret", root)), "s\n", 0600); free(p);
-        char *a = xasprintf("%s/etc/passwd", root), *b = xasprintf("%s/etc/passwd-link", root);
+        a = xasprintf("%s/etc/passwd", root), b = xasprintf("%s/etc/passwd-link", root);
         CHECK_INTEQ(link(a, b), 0);
         free(a); free(b);
         CHECK_INTEQ(symlink("passwd", (p = xasprintf("%s/etc/sym", root))), 0); free(p);
+}
 
+static char *slurp(const char *fmt, const char *dir) {
+        char *p = xasprintf(fmt, dir), *data = NULL;
+        if (read_file(p, &data, NULL) < 0) data = xstrdup("(unreadable)");
+        free(p);
+        return data;
+}
+
+/* One store/restore/prune round; overlay: the default (roots moved into the
+ * cache and mounted back as overlays) or IMGBUILD_ROOTCACHE=copy. */
+static void store_restore_prune(bool overlay) {
+        if (overlay) unsetenv("IMGBUILD_ROOTCACHE");
+        else setenv("IMGBUILD_ROOTCACHE", "copy", 1);
+        char *t = tmpdir();
+        char *cache = xasprintf("%s/cache", t), *root = xasprintf("%s/root", t);
+        char *p, *data;
+        make_root(root);
+
+        build_ctx *ctx = ctx_in(cache);
         CHECK_INTEQ(rootcache_root_restore(ctx, "aaaa", root), -ENOENT);   /* miss */
         CHECK_INTEQ(rootcache_root_store(ctx, "aaaa", root), 0);
-        CHECK(path_exists((p = xasprintf("%s/roots/aaaa/root/etc/passwd", cache)))); free(p);
+        /* the stages go on working in root, and their writes stay out of
+         * the entry */
+        CHECK_STREQ((data = slurp("%s/etc/passwd", root)), "root:x:0:0::/root:/bin/sh\n"); free(data);
+        put((p = xasprintf("%s/etc/passwd", root)), "configured\n", 0644); free(p);
+        CHECK_INTEQ(unlink((p = xasprintf("%s/etc/secret", root))), 0); free(p);
+        /* published under its final name once the build is over */
+        CHECK(path_exists((p = xasprintf("%s/roots/aaaa/root/etc/passwd", cache))) != overlay); free(p);
+        ctx_free(ctx);
+        CHECK_STREQ((data = slurp("%s/roots/aaaa/root/etc/passwd", cache)), "root:x:0:0::/root:/bin/sh\n"); free(data);
+        CHECK(path_exists((p = xasprintf("%s/roots/aaaa/root/etc/secret", cache)))); free(p);
+        CHECK_STREQ((data = slurp("%s/roots/aaaa/key", cache)), "aaaa\n"); free(data);
+        CHECK_INTEQ(rm_rf(root), 0);
+        rm_rf((p = xasprintf("%s.upper", root))); free(p);
+
+        ctx = ctx_in(cache);
         char *dst = xasprintf("%s/copy", t);
         CHECK_INTEQ(rootcache_root_restore(ctx, "aaaa", dst), 0);
         struct stat s1, s2, s3;
@@ -98,28 +131,28 @@ static void test_store_restore_prune(void) {
         CHECK_INTEQ(stat((p = xasprintf("%s/etc/passwd-link", dst)), &s2), 0); free(p);
         CHECK(s1.st_ino == s2.st_ino);  /* the hardlink inside the root is kept … */
         CHECK_INTEQ(stat((p = xasprintf("%s/roots/aaaa/root/etc/passwd", cache)), &s3), 0); free(p);
-        CHECK(s1.st_ino != s3.st_ino);  /* … but nothing is linked into the cache */
+        if (!overlay) CHECK(s1.st_ino != s3.st_ino);  /* … but a copy is no link into the cache */
         char target[64] = { 0 };
         CHECK(readlink((p = xasprintf("%s/etc/sym", dst)), target, sizeof target - 1) > 0); free(p);
         CHECK_STREQ(target, "passwd");
-        /* writing the restored copy leaves the cache alone */
+        /* writing the restored root leaves the cache alone */
         put((p = xasprintf("%s/etc/passwd", dst)), "changed\n", 0644); free(p);
-        char *data = NULL;
-        CHECK_INTEQ(read_file((p = xasprintf("%s/roots/aaaa/root/etc/passwd", cache)), &data, NULL), 0); free(p);
-        CHECK_STREQ(data, "root:x:0:0::/root:/bin/sh\n");
-        free(data);
+        CHECK_STREQ((data = slurp("%s/etc/passwd", dst)), "changed\n"); free(data);
+        CHECK_STREQ((data = slurp("%s/roots/aaaa/root/etc/passwd", cache)), "root:x:0:0::/root:/bin/sh\n"); free(data);
         /* restoring onto an existing path is refused */
         CHECK(rootcache_root_restore(ctx, "aaaa", dst) < 0);
-        /* an entry whose key file does not match is a miss */
-        put((p = xasprintf("%s/roots/aaaa/key", cache)), "bbbb\n", 0644); free(p);
-        char *dst2 = xasprintf("%s/copy2", t);
-        CHECK_INTEQ(rootcache_root_restore(ctx, "aaaa", dst2), -ENOENT);
-        CHECK(!path_exists(dst2));
-        /* pruning: the newest ROOTCACHE_KEEP_ROOTS survive */
+
+        /* pruning: the newest ROOTCACHE_KEEP_ROOTS survive, except that an
+         * entry mounted by a running build (ctx, on dst) is left alone */
         const char *keys[] = { "k1", "k2", "k3" };
         for (int i = 0; i < 3; i++) {
-                sleep(i ? 1 : 0);       /* distinct mtimes */
-                CHECK_INTEQ(rootcache_root_store(ctx, keys[i], root), 0);
+                sleep(1);       /* distinct mtimes */
+                build_ctx *c = ctx_in(cache);
+                make_root(root);
+                CHECK_INTEQ(rootcache_root_store(c, keys[i], root), 0);
+                ctx_free(c);
+                CHECK_INTEQ(rm_rf(root), 0);
+                rm_rf((p = xasprintf("%s.upper", root))); free(p);
         }
         int n = 0;
         for (int i = 0; i < 3; i++) {
@@ -128,10 +161,32 @@ static void test_store_restore_prune(void) {
         }
         CHECK_INTEQ(n, ROOTCACHE_KEEP_ROOTS);
         CHECK(path_exists((p = xasprintf("%s/roots/k3", cache)))); free(p);
-        CHECK(!path_exists((p = xasprintf("%s/roots/aaaa", cache)))); free(p);
+        CHECK(path_exists((p = xasprintf("%s/roots/aaaa", cache))) == overlay); free(p);
+        if (overlay) {
+                CHECK_STREQ((data = slurp("%s/etc/sym", dst)), "changed\n");
+                free(data);
+        }
         ctx_free(ctx);
+        rm_rf(dst);
+
+        /* an entry whose key file does not match is a miss */
+        put((p = xasprintf("%s/roots/k3/key", cache)), "bbbb\n", 0644); free(p);
+        ctx = ctx_in(cache);
+        CHECK_INTEQ(rootcache_root_restore(ctx, "k3", dst), -ENOENT);
+        CHECK(!path_exists(dst));
+        ctx_free(ctx);
+        /* no temp entries, no mounts left behind */
+        CHECK_INTEQ(system((p = xasprintf("! ls -A %s/roots | grep -q '^\\.' && ! grep -q ' %s' /proc/self/mounts", cache, t))), 0);
+        free(p);
         rm_rf(t);
-        free(dst); free(dst2); free(cache); free(root); free(t);
+        free(dst); free(cache); free(root); free(t);
+        unsetenv("IMGBUILD_ROOTCACHE");
+}
+
+static void test_store_restore_prune(void) {
+        store_restore_prune(false);
+        if (geteuid() == 0) store_restore_prune(true);
+        else printf("SKIP overlay mode: needs root to mount overlayfs\n");
 }
 
 static void test_initramfs_key(void) {
