@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -60,6 +63,7 @@ void ctx_free(build_ctx *ctx) {
                 rm_rf(ctx->work_dir);
         free(ctx->work_dir);
         free(ctx->cache_dir);
+        free(ctx->scratch_dir);
         free(ctx);
 }
 
@@ -86,4 +90,40 @@ int ctx_cache_subdir(build_ctx *ctx, const char *name, char **ret) {
         }
         *ret = p;
         return 0;
+}
+
+static unsigned long long mem_available(void) {
+        char *text = NULL;
+        unsigned long long kib = 0;
+        if (read_file("/proc/meminfo", &text, NULL) < 0) return 0;
+        const char *m = strstr(text, "MemAvailable:");
+        if (m) kib = strtoull(m + strlen("MemAvailable:"), NULL, 10);
+        free(text);
+        return kib << 10;
+}
+
+static void unmount_scratch(void *data) {
+        if (umount2(data, 0) < 0) (void)umount2(data, MNT_DETACH);
+        free(data);
+}
+
+const char *ctx_scratch_dir(build_ctx *ctx, unsigned long long need_bytes) {
+        if (ctx->scratch_dir) return ctx->scratch_dir;
+        const char *e = getenv("IMGBUILD_SCRATCH");
+        bool want = !(e && !strcasecmp(e, "disk"));
+        if (want && mem_available() >= 2 * need_bytes + (1ULL << 30)) {
+                char *dir = xasprintf("%s/scratch", ctx->work_dir);
+                char *opts = xasprintf("size=%llu,mode=0700", need_bytes);
+                if ((mkdir(dir, 0700) == 0 || errno == EEXIST) && mount("imgbuild-scratch", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) == 0) {
+                        ctx_defer(ctx, unmount_scratch, xstrdup(dir));
+                        ctx->scratch_dir = dir;
+                        log_debug("scratch: tmpfs of %llu MiB at %s", need_bytes >> 20, dir);
+                } else {
+                        log_debug("scratch: no tmpfs (%s); using the work dir", strerror(errno));
+                        free(dir);
+                }
+                free(opts);
+        }
+        if (!ctx->scratch_dir) ctx->scratch_dir = xstrdup(ctx->work_dir);
+        return ctx->scratch_dir;
 }

@@ -24,6 +24,7 @@ typedef struct build_ctx {
         size_t n_stages;
         const char *current_stage;
         double stage_started;
+        char *scratch_dir;      /* ctx_scratch_dir's answer, once asked */
         struct cleanup_entry *cleanups;
         size_t n_cleanups;
 } build_ctx;
@@ -37,6 +38,15 @@ void ctx_defer(build_ctx *ctx, cleanup_fn fn, void *data);
 void ctx_defer_remove(build_ctx *ctx, const char *path);
 void ctx_stage_begin(build_ctx *ctx, const char *name);
 void ctx_stage_end(build_ctx *ctx);
+/* Where big short-lived files (the raw disk) go: a private tmpfs mounted at
+ * <work_dir>/scratch, sized need_bytes, when the host has that much memory to
+ * spare (MemAvailable ≥ 2 × need_bytes + 1 GiB) and IMGBUILD_SCRATCH is not
+ * "disk"; the work dir itself otherwise.  Writing a sparse disk image to
+ * memory saves the journal and block allocation of a real file system
+ * (mke2fs -d issues one pwrite per block).  Unmounted when ctx is freed.
+ * Returns a path owned by ctx (valid until ctx_free). */
+const char *ctx_scratch_dir(build_ctx *ctx, unsigned long long need_bytes);
+
 /* A sub-directory of the cache dir, created. Caller frees. */
 int ctx_cache_subdir(build_ctx *ctx, const char *name, char **ret);
 

@@ -162,10 +162,17 @@ static int size_cb(const char *path, const struct stat *st, int type, struct FTW
         return 0;
 }
 
+int disk_root_usage(const char *root, uint64_t *ret_bytes, uint64_t *ret_inodes) {
+        est_bytes = est_inodes = 0;     /* nftw has no user pointer; single-threaded */
+        if (nftw(root, size_cb, 64, FTW_PHYS | FTW_MOUNT) < 0) return -errno;
+        if (ret_bytes) *ret_bytes = est_bytes;
+        if (ret_inodes) *ret_inodes = est_inodes;
+        return 0;
+}
+
 static int check_fits(dsk *d) {
-        est_bytes = est_inodes = 0;
-        if (nftw(d->root, size_cb, 64, FTW_PHYS | FTW_MOUNT) < 0)
-                return fail(d, -errno, "cannot walk the image root %s: %m", d->root);
+        int r = disk_root_usage(d->root, NULL, NULL);
+        if (r < 0) return fail(d, r, "cannot walk the image root %s: %s", d->root, strerror(-r));
         /* metadata: inode tables (1 per 16 KiB), journal (≤128 MiB), group
          * descriptors and reserved GDT blocks: ~8% of the partition */
         uint64_t usable = d->part_bytes - d->part_bytes / 12;

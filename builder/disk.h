@@ -21,6 +21,10 @@
 
 int disk_assemble(build_ctx *ctx, const plan *p, const char *root, const char *raw_path);
 
+/* What root's files take on disk (whole 4 KiB blocks, hard links counted
+ * once) and how many inodes: the data an image of root holds.  0 or -errno. */
+int disk_root_usage(const char *root, uint64_t *ret_bytes, uint64_t *ret_inodes);
+
 /* The root filesystem's UUID as disk_assemble will make it (deterministic
  * from the plan).  Writes 37 bytes. */
 void disk_root_fs_uuid(const plan *p, char ret_uuid[37]);

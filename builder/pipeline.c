@@ -77,7 +77,7 @@ int pipeline_run(const plan *p) {
         lock *l = NULL;
         char **rpms = NULL, **outputs = NULL;
         char *root = xasprintf("%s/root", ctx->work_dir);
-        char *raw = xasprintf("%s/disk.raw", ctx->work_dir);
+        char *raw = NULL;
         char *root_key = NULL;
         bool root_reused = false;
 
@@ -111,6 +111,13 @@ int pipeline_run(const plan *p) {
         ctx_stage_begin(ctx, "sysprep");
         if ((r = sysprep_root(ctx, p, root)) < 0) goto out;
         ctx_stage_begin(ctx, "assemble");
+        {
+                /* the raw disk holds the root's data plus file system
+                 * metadata (inode tables, journal: well under half again) */
+                uint64_t data = 0;
+                (void)disk_root_usage(root, &data, NULL);
+                raw = xasprintf("%s/disk.raw", ctx_scratch_dir(ctx, data + data / 2 + (256ULL << 20)));
+        }
         if ((r = disk_assemble(ctx, p, root, raw)) < 0) goto out;
         if (p->check) {
                 ctx_stage_begin(ctx, "check");
