@@ -1,6 +1,9 @@
-/* convert.c — see convert.h.  qemu-img does the format work; we run it with
- * -p, turn its progress into our progress lines, check what it wrote and
- * rename it into place. */
+/* convert.c — see convert.h.  qcow2 and VHD come from our own writer
+ * (imgwrite.c: one pass, parallel compression, cluster cache); raw, and
+ * everything when IMGBUILD_CONVERT=qemu-img, from qemu-img run with -p
+ * (its progress turned into our progress lines).  Either way the result is
+ * checked by qemu-img (virtual size; qemu-img check for qcow2) before it is
+ * renamed into place. */
 #include "convert.h"
 
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "imgwrite.h"
 #include "progress.h"
 #include "util.h"
 
@@ -322,6 +326,78 @@ static void log_tail(const char *path, int lines) {
         log_error("last lines of %s:\n%s", path, data + start);
 }
 
+/* How to convert: our writer (imgwrite.c) with the cluster cache unless
+ * IMGBUILD_CONVERT says "nocache" (our writer, no cache) or "qemu-img"
+ * (qemu-img convert for every format, as before the writer existed). */
+typedef enum { CONV_OURS, CONV_OURS_NOCACHE, CONV_QEMU_IMG } conv_mode;
+
+static conv_mode convert_mode(void) {
+        const char *m = getenv("IMGBUILD_CONVERT");
+        if (m && !strcmp(m, "qemu-img")) return CONV_QEMU_IMG;
+        if (m && !strcmp(m, "nocache")) return CONV_OURS_NOCACHE;
+        return CONV_OURS;
+}
+
+/* IMGBUILD_CLUSTER_CACHE_MB bounds the cluster cache (0 or unset: the
+ * default). */
+static uint64_t cluster_cache_max(void) {
+        const char *s = getenv("IMGBUILD_CLUSTER_CACHE_MB");
+        if (!s || !*s) return 0;
+        char *end;
+        errno = 0;
+        unsigned long long mb = strtoull(s, &end, 10);
+        if (errno || *end || mb > (1ULL << 40)) return 0;
+        return (uint64_t)mb << 20;
+}
+
+/* IMGBUILD_QCOW2_LEVEL: zlib level 1-9 (unset: qemu's, 6).  Measured on
+ * the demo disk: 1 compresses twice as fast for a 7% larger qcow2, 3 for
+ * 4%. */
+static int qcow2_level(void) {
+        const char *s = getenv("IMGBUILD_QCOW2_LEVEL");
+        if (!s || s[0] < '1' || s[0] > '9' || s[1]) return 0;
+        return s[0] - '0';
+}
+
+/* Our writer for the qcow2 and/or VHD temp files (NULL: not wanted), in one
+ * pass.  Reports its own errors. */
+static int write_ours(build_ctx *ctx, const plan *p, const char *raw_path, const char *qcow2_tmp,
+                      const char *vhd_tmp, bool cache) {
+        _cleanup_free_ char *cache_dir = NULL;
+        if (cache) {
+                int r = ctx_cache_subdir(ctx, "clusters", &cache_dir);
+                if (r < 0)      /* slower, not wrong */
+                        log_warn("convert: no cluster cache (%s/clusters: %s); compressing every cluster",
+                                 ctx->cache_dir, strerror(-r));
+        }
+        imgwrite_opts o = {
+                .qcow2_path = qcow2_tmp,
+                .vhd_path = vhd_tmp,
+                .vhd_fixed = p->vhd_type && !strcmp(p->vhd_type, "fixed"),
+                .cache_dir = cache_dir,
+                .cache_max_bytes = cluster_cache_max(),
+                .level = qcow2_level(),
+                .progress_label = qcow2_tmp && vhd_tmp ? "qcow2+vhd" : qcow2_tmp ? "qcow2" : "vhd",
+        };
+        imgwrite_stats st;
+        _cleanup_free_ char *err = NULL;
+        int r = imgwrite_images(raw_path, &o, &st, &err);
+        if (r == ERR_INTERRUPTED) return r;
+        if (r < 0) {
+                log_error("convert: %s", err ? err : strerror(-r));
+                return r == -ENOMEM ? r : ERR_IMAGE;
+        }
+        log_info("    %s: %" PRIu64 " MiB of data, %" PRIu64 " clusters written (%" PRIu64 " compressed, %" PRIu64
+                 " stored as is; cache: %" PRIu64 " hits, %" PRIu64 " misses%s), %.1fs on %u threads",
+                 o.progress_label, st.data_bytes >> 20, st.data_clusters, st.compressed, st.uncompressed,
+                 st.cache_hits, st.cache_misses, st.cache_bad ? ", corrupt entries replaced" : "", st.seconds,
+                 st.threads);
+        if (st.cache_bad)
+                log_warn("convert: %" PRIu64 " corrupt entries in the cluster cache %s were recompressed",
+                         st.cache_bad, cache_dir);
+        return 0;
+}
+
 int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***ret_outputs) {
         struct stat st;
         if (stat(raw_path, &st) < 0) {
@@ -344,6 +420,10 @@ int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***
                         log_error("convert: unknown output format '%s' (known: qcow2, vhd, raw)", p->formats[i]);
                         return ERR_INPUT;
                 }
+        if (p->vhd_type && strcmp(p->vhd_type, "dynamic") && strcmp(p->vhd_type, "fixed")) {
+                log_error("convert: unknown VHD type '%s' (known: dynamic, fixed)", p->vhd_type);
+                return ERR_INPUT;
+        }
         int r = mkdir_p(p->output_dir, 0755);
         if (r < 0) {
                 log_error("convert: cannot create the output directory %s: %s", p->output_dir, strerror(-r));
@@ -353,7 +433,7 @@ int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***
         size_t nf = strv_length(p->formats);
         char **finals = xcalloc(nf + 1, sizeof(char *));
         char **temps = xcalloc(nf + 1, sizeof(char *));
-        size_t done = 0;
+        size_t n = 0;
         for (size_t i = 0; i < nf; i++) {
                 const char *ext = convert_format_ext(p->formats[i]);
                 char *final = xasprintf("%s/%s.%s", p->output_dir, p->image_name, ext);
@@ -361,25 +441,51 @@ int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***
                         free(final);
                         continue;
                 }
-                finals[done] = final;
-                temps[done] = xasprintf("%s/.%s.%s.tmp.%d", p->output_dir, p->image_name, ext, (int)getpid());
+                finals[n] = final;
+                temps[n] = xasprintf("%s/.%s.%s.tmp.%d", p->output_dir, p->image_name, ext, (int)getpid());
+                n++;
+        }
+
+        /* qcow2 and VHD: our writer, both in one pass over the raw disk. */
+        conv_mode mode = convert_mode();
+        bool ours[nf + 1];
+        const char *qcow2_tmp = NULL, *vhd_tmp = NULL;
+        for (size_t i = 0; i < n; i++) {
+                ours[i] = false;
+                if (mode == CONV_QEMU_IMG) continue;
+                if (str_endswith(finals[i], ".qcow2")) qcow2_tmp = temps[i], ours[i] = true;
+                if (str_endswith(finals[i], ".vhd")) vhd_tmp = temps[i], ours[i] = true;
+        }
+        size_t done = n;        /* temps that may exist */
+        if (qcow2_tmp || vhd_tmp) {
+                r = write_ours(ctx, p, raw_path, qcow2_tmp, vhd_tmp, mode == CONV_OURS);
+                if (r < 0) goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *ext = strrchr(finals[i], '.') + 1;
                 const char *qfmt = !strcmp(ext, "vhd") ? IMG_FMT_VPC : ext;
-                double t0 = now_seconds();
-                r = convert_one(raw_path, p->formats[i], p->vhd_type, temps[done], log_path, ext);
-                done++;
-                if (r == ERR_INTERRUPTED) goto fail;
-                if (r == ERR_IMAGE) {
-                        log_error("convert: qemu-img failed to write the %s image %s", ext, finals[done - 1]);
-                        log_tail(log_path, 15);
-                        goto fail;
-                }
-                if (r < 0) {
-                        log_error("convert: cannot run qemu-img for %s: %s", temps[done - 1], strerror(-r));
-                        goto fail;
+                if (!ours[i]) {
+                        double t0 = now_seconds();
+                        r = convert_one(raw_path, ext, p->vhd_type, temps[i], log_path, ext);
+                        if (r == ERR_INTERRUPTED) goto fail;
+                        if (r == ERR_IMAGE) {
+                                log_error("convert: qemu-img failed to write the %s image %s", ext, finals[i]);
+                                log_tail(log_path, 15);
+                                goto fail;
+                        }
+                        if (r < 0) {
+                                log_error("convert: cannot run qemu-img for %s: %s", temps[i], strerror(-r));
+                                goto fail;
+                        }
+                        log_info("    %s: qemu-img convert, %.1fs", finals[i], now_seconds() - t0);
                 }
                 /* What a consumer will see: the exact virtual size. */
                 uint64_t vsize = 0;
-                r = image_virtual_size(temps[done - 1], qfmt, &vsize);
+                r = image_virtual_size(temps[i], qfmt, &vsize);
+                if (r == ERR_INTERRUPTED || interrupted()) {
+                        r = ERR_INTERRUPTED;
+                        goto fail;
+                }
                 if (r < 0 || vsize != raw_size) {
                         log_error("convert: the %s image has virtual size %" PRIu64 ", expected %" PRIu64 " (the raw disk's)",
                                   ext, vsize, raw_size);
@@ -387,7 +493,7 @@ int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***
                         goto fail;
                 }
                 if (!strcmp(qfmt, IMG_FMT_QCOW2)) {
-                        char *check[] = { "qemu-img", "check", "-q", "-f", "qcow2", temps[done - 1], NULL };
+                        char *check[] = { "qemu-img", "check", "-q", "-f", "qcow2", temps[i], NULL };
                         r = run_command(check, log_path);
                         if (r != 0) {
                                 if (r != ERR_INTERRUPTED) {
@@ -398,17 +504,16 @@ int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***
                                 goto fail;
                         }
                 }
-                r = fsync_path(temps[done - 1], false);
+                r = fsync_path(temps[i], false);
                 if (r < 0) {
-                        log_error("convert: cannot sync %s: %s", temps[done - 1], strerror(-r));
+                        log_error("convert: cannot sync %s: %s", temps[i], strerror(-r));
                         goto fail;
                 }
-                if (stat(temps[done - 1], &st) == 0)
-                        log_info("    %s: %.1f MiB on disk, %.1fs", finals[done - 1],
-                                 (double)st.st_blocks * 512.0 / (1024.0 * 1024.0), now_seconds() - t0);
+                if (stat(temps[i], &st) == 0)
+                        log_info("    %s: %.1f MiB on disk", finals[i], (double)st.st_blocks * 512.0 / (1024.0 * 1024.0));
         }
         /* All complete: now rename, the only moment final names appear. */
-        for (size_t i = 0; i < done; i++)
+        for (size_t i = 0; i < n; i++)
                 if (rename(temps[i], finals[i]) < 0) {
                         r = -errno;
                         log_error("convert: cannot rename %s to %s: %s", temps[i], finals[i], strerror(-r));

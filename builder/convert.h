@@ -22,10 +22,15 @@
 #define IMG_FMT_RAW   "raw"
 
 /* Writes <p->output_dir>/<p->image_name>.<ext> for each of p->formats
- * ("qcow2", "vhd", "raw"; p->vhd_type "dynamic" or "fixed").  Returns 0 and
- * a NULL-terminated vector of the written paths (caller frees with
- * strv_free), ERR_IMAGE (reported, with qemu-img's log tail),
- * ERR_INTERRUPTED, or -errno. */
+ * ("qcow2", "vhd", "raw"; p->vhd_type "dynamic" or "fixed").  qcow2 and VHD
+ * come from imgwrite (one pass, compression on every CPU, compressed
+ * clusters cached in <ctx->cache_dir>/clusters, bounded by
+ * $IMGBUILD_CLUSTER_CACHE_MB; zlib level $IMGBUILD_QCOW2_LEVEL, default
+ * 6 as qemu-img); $IMGBUILD_CONVERT=nocache skips that cache,
+ * =qemu-img uses qemu-img convert for every format.  Returns 0 and a
+ * NULL-terminated vector of the written paths (caller frees with
+ * strv_free), ERR_IMAGE (reported, with qemu-img's log tail where it ran),
+ * ERR_INPUT (unknown format or VHD type), ERR_INTERRUPTED, or -errno. */
 int convert_images(build_ctx *ctx, const plan *p, const char *raw_path, char ***ret_outputs);
 
 /* Marks the outputs of convert_images() on ctx as final: they are no longer
