@@ -5,10 +5,11 @@
 # kickstart, alternating, ROUNDS rounds (default 3; ROUNDS=1 for a quick
 # look) in one session.  Rows:
 #   cold         empty caches (fresh IMGBUILD_CACHE_DIR / dnf cachedir)
-#   warm         metadata + package caches filled (imgbuild's root and
-#                initramfs caches emptied first)
+#   warm         metadata + package caches filled (imgbuild's root,
+#                initramfs and compressed-cluster caches emptied first)
 #   incr-overlay lock unchanged, one overlay file changed (imgbuild reuses
-#                its cached root + initramfs; the peer has no incremental
+#                its cached root + initramfs and the compressed clusters
+#                that did not change; the peer has no incremental
 #                path: its row is its warm rebuild)
 #   incr-kconfig lock unchanged, a kernel-config sysctl.d file changed
 #   check        `imgbuild check` of the qcow2 (own row; the builds above
@@ -108,7 +109,7 @@ for r in $(seq "$rounds"); do
         rm -rf "$W/icache" "$W/pcache"
         # alternate who goes first
         if [ $((r % 2)) = 1 ]; then peer cold "$r"; ib cold "$r"; else ib cold "$r"; peer cold "$r"; fi
-        rm -rf "$W/icache/roots" "$W/icache/initramfs"
+        rm -rf "$W/icache/roots" "$W/icache/initramfs" "$W/icache/clusters"
         if [ $((r % 2)) = 1 ]; then peer warm "$r"; ib warm "$r"; else ib warm "$r"; peer warm "$r"; fi
         # incremental builds: the same lock (`build -o` writes none yet: resolve does)
         IMGBUILD_CACHE_DIR="$W/icache" "$img" resolve --profile demo --release 20190619 --datadir "$data" \
