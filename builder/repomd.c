@@ -686,32 +686,37 @@ static int cache_load(Pool *pool, const char *id, const char *solv_path, Repo **
         return 0;
 }
 
+/* dir/name written atomically (hidden temp name, fsync, rename): the whole
+ * repo, or only data (a libsolv extension of it) when data is non-NULL. */
+static int solv_write_atomic(const char *dir, const char *name, Repo *repo, Repodata *data) {
+        _cleanup_free_ char *final = xasprintf("%s/%s", dir, name);
+        _cleanup_free_ char *tmp = xasprintf("%s/.%s.XXXXXX", dir, name);
+        int fd = mkstemp(tmp);
+        if (fd < 0) return -errno;
+        FILE *f = fdopen(fd, "w");
+        if (!f) {
+                int r = -errno;
+                close(fd);
+                unlink(tmp);
+                return r;
+        }
+        int r = (data ? repodata_write(data, f) : repo_write(repo, f)) != 0 ? -EIO : 0;
+        if (fflush(f) != 0 || fsync(fd) < 0) r = -errno;
+        if (fclose(f) != 0 && r == 0) r = -EIO;
+        if (r == 0 && fchmodat(AT_FDCWD, tmp, 0644, 0) < 0) r = -errno;
+        if (r == 0 && rename(tmp, final) < 0) r = -errno;
+        if (r < 0) unlink(tmp);
+        return r;
+}
+
 /* Write the .solv and the repomd.xml it came from; old entries of the repo
  * are removed afterwards.  Failure to cache is not fatal for the caller. */
 static int cache_store(build_ctx *ctx, Repo *repo, const char *id, const char *repomd_path, const char *sha) {
         _cleanup_free_ char *dir = cache_dir_for(ctx, id);
         int r = mkdir_p(dir, 0755);
         if (r < 0) return r;
-        _cleanup_free_ char *final = xasprintf("%s/%s" SOLV_PRIMARY, dir, sha);
-        _cleanup_free_ char *tmp = xasprintf("%s/.%s.solv.XXXXXX", dir, sha);
-        int fd = mkstemp(tmp);
-        if (fd < 0) return -errno;
-        FILE *f = fdopen(fd, "w");
-        if (!f) {
-                r = -errno;
-                close(fd);
-                unlink(tmp);
-                return r;
-        }
-        r = repo_write(repo, f) != 0 ? -EIO : 0;
-        if (fflush(f) != 0 || fsync(fd) < 0) r = -errno;
-        if (fclose(f) != 0 && r == 0) r = -EIO;
-        if (r == 0 && fchmodat(AT_FDCWD, tmp, 0644, 0) < 0) r = -errno;
-        if (r == 0 && rename(tmp, final) < 0) r = -errno;
-        if (r < 0) {
-                unlink(tmp);
-                return r;
-        }
+        _cleanup_free_ char *name = xasprintf("%s" SOLV_PRIMARY, sha);
+        if ((r = solv_write_atomic(dir, name, repo, NULL)) < 0) return r;
         char *data = NULL;
         size_t len = 0;
         _cleanup_free_ char *md = xasprintf("%s/repomd.xml", dir);
@@ -998,24 +1003,8 @@ static int ext_load(Repo *repo, const char *path) {
 }
 
 static int ext_store(Repodata *data, const char *dir, const char *sha) {
-        _cleanup_free_ char *final = xasprintf("%s/%s" SOLV_FILELISTS, dir, sha);
-        _cleanup_free_ char *tmp = xasprintf("%s/.%s.filelists.XXXXXX", dir, sha);
-        int fd = mkstemp(tmp);
-        if (fd < 0) return -errno;
-        FILE *f = fdopen(fd, "w");
-        if (!f) {
-                int r = -errno;
-                close(fd);
-                unlink(tmp);
-                return r;
-        }
-        int r = repodata_write(data, f) != 0 ? -EIO : 0;
-        if (fflush(f) != 0 || fsync(fd) < 0) r = -errno;
-        if (fclose(f) != 0 && r == 0) r = -EIO;
-        if (r == 0 && fchmodat(AT_FDCWD, tmp, 0644, 0) < 0) r = -errno;
-        if (r == 0 && rename(tmp, final) < 0) r = -errno;
-        if (r < 0) unlink(tmp);
-        return r;
+        _cleanup_free_ char *name = xasprintf("%s" SOLV_FILELISTS, sha);
+        return solv_write_atomic(dir, name, NULL, data);
 }
 
 /* Fetch, verify and parse filelists.xml for repo, caching it as an extension. */
