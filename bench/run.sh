@@ -68,6 +68,7 @@ cat "$raw/meta.txt"
 run() {
         local row=$1 tool=$2 r=$3; shift 3
         local base=$raw/runs/$row-$tool-$r
+        sync    # every timed run starts without the previous one's dirty data
         local l0; l0=$(load)
         printf '%-13s %-9s round %s … ' "$row" "$tool" "$r"
         if python3 "$top/bench/measure.py" "$base.json" "$base.log" -- "$@" < /dev/null; then

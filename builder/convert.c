@@ -350,12 +350,17 @@ static uint64_t cluster_cache_max(void) {
         return (uint64_t)mb << 20;
 }
 
-/* IMGBUILD_QCOW2_LEVEL: zlib level 1-9 (unset: qemu's, 6).  Measured on
- * the demo disk: 1 compresses twice as fast for a 7% larger qcow2, 3 for
- * 4%. */
+/* The zlib level of our qcow2 unless IMGBUILD_QCOW2_LEVEL (1-9) says
+ * otherwise.  Measured on the demo disk (11,959 data clusters, one core):
+ * level 6 (qemu-img's) 19.7 s of CPU for 245 MiB of compressed clusters,
+ * level 4 13.0 s for 250 MiB, level 1 10.5 s for 263 MiB.  4 gives a qcow2
+ * within 1% of the size qemu-img convert -c makes, at two thirds of its
+ * CPU time. */
+#define QCOW2_DEFAULT_LEVEL 4
+
 static int qcow2_level(void) {
         const char *s = getenv("IMGBUILD_QCOW2_LEVEL");
-        if (!s || s[0] < '1' || s[0] > '9' || s[1]) return 0;
+        if (!s || s[0] < '1' || s[0] > '9' || s[1]) return QCOW2_DEFAULT_LEVEL;
         return s[0] - '0';
 }
 

@@ -26,7 +26,7 @@
  * come from imgwrite (one pass, compression on every CPU, compressed
  * clusters cached in <ctx->cache_dir>/clusters, bounded by
  * $IMGBUILD_CLUSTER_CACHE_MB; zlib level $IMGBUILD_QCOW2_LEVEL, default
- * 6 as qemu-img); $IMGBUILD_CONVERT=nocache skips that cache,
+ * 4); $IMGBUILD_CONVERT=nocache skips that cache,
  * =qemu-img uses qemu-img convert for every format.  Returns 0 and a
  * NULL-terminated vector of the written paths (caller frees with
  * strv_free), ERR_IMAGE (reported, with qemu-img's log tail where it ran),

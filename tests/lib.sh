@@ -43,3 +43,17 @@ demo_image_dir() {
         ) 9> "$SHARED/demo.lock" || fail "demo image build failed"
         echo "$dir"
 }
+
+lockset() { # LOCK: "name-[epoch:]version-release.arch repo" per package, by name
+        python3 - "$1" <<'PY'
+import json, sys
+l = json.load(open(sys.argv[1]))
+for p in sorted(l["packages"], key=lambda p: p["name"]):
+    e = "%d:" % p["epoch"] if p["epoch"] else ""
+    print("%s-%s%s-%s.%s %s" % (p["name"], e, p["version"], p["release"], p["arch"], p["repo"]))
+PY
+}
+
+dnfset() { # PLAN.json KERNEL-SPEC-or-"" INSTALLROOT: dnf's set for the plan (tests/dnfset.py)
+        /usr/bin/python3 "$TOP/tests/dnfset.py" "$@"
+}

@@ -9,7 +9,7 @@
 # packages enabled (dnf installs them as "(Y if X)", as we do: Y is a
 # provide, so a Y that something installed already provides adds nothing).
 set -u
-fail() { echo "FAIL: $*"; exit 1; }
+. "$TOP/tests/lib.sh"
 [ -f "$FIXTURE/fixture.env" ] || { echo "no fixture"; exit 77; }
 . "$FIXTURE/fixture.env"
 export IMGBUILD_CACHE_DIR="$WORK/cache"
@@ -37,15 +37,6 @@ RES=("$IMGBUILD" resolve -p demo --repo-file "$WORK/c.repo")
 "${RES[@]}" -o "$WORK/c.lock" 2> "$WORK/c.err" || { cat "$WORK/c.err"; fail "resolve failed"; }
 "${RES[@]}" --dry-run > "$WORK/plan.json" || fail "dry-run failed"
 
-lockset() {
-        python3 - "$1" <<'PY'
-import json, sys
-l = json.load(open(sys.argv[1]))
-for p in sorted(l["packages"], key=lambda p: p["name"]):
-    e = "%d:" % p["epoch"] if p["epoch"] else ""
-    print("%s-%s%s-%s.%s %s" % (p["name"], e, p["version"], p["release"], p["arch"], p["repo"]))
-PY
-}
 lockset "$WORK/c.lock" > "$WORK/ours.txt"
 has() { grep -q "^$1-[^ ]* os\$" "$WORK/ours.txt"; }
 has zstd || fail "zstd (conditional on tar, a @core member) is missing"
@@ -54,42 +45,7 @@ has python3-more-itertools || fail "python3-more-itertools (conditional on pytho
 echo "ok: zstd and python3-more-itertools in, python3-zipp out"
 
 # dnf, with conditional packages (yum's group_conditionals, el7's installer).
-/usr/bin/python3 - "$WORK/plan.json" "$WORK/dnfroot" > "$WORK/dnf.txt" 2> "$WORK/dnf.err" <<'PY' || { cat "$WORK/dnf.err"; fail "dnf failed"; }
-import json, sys, dnf
-plan, root = json.load(open(sys.argv[1])), sys.argv[2]
-b = dnf.Base()
-c = b.conf
-c.installroot = root
-c.cachedir = root + "/cache"
-c.reposdir = []
-c.config_file_path = "/dev/null"
-c.substitutions["releasever"] = plan.get("releasever") or "2"
-c.substitutions["basearch"] = plan["arch"]
-c.arch = plan["arch"]
-c.gpgcheck = False
-c.install_weak_deps = not plan["packages"].get("exclude_weakdeps", False)
-c.exclude = plan["packages"]["excludes"] or []
-for r in plan["repos"]:
-    if r["enabled"]:
-        b.repos.add_new_repo(r["id"], c, baseurl=r["baseurls"], gpgkey=r["gpgkeys"] or [],
-                             repo_gpgcheck=r["repo_gpgcheck"], gpgcheck=False, priority=r["priority"], cost=r["cost"])
-b.fill_sack(load_system_repo=False)
-b.read_comps()
-pk = plan["packages"]
-groups = list(pk["groups"])
-if not pk["nocore"] and not any(g["id"] == "core" for g in groups):
-    groups.append({"id": "core", "nodefaults": False, "optional": False})
-for g in groups:
-    types = ["mandatory", "conditional"] + ([] if g["nodefaults"] else ["default"]) + (["optional"] if g["optional"] else [])
-    b.group_install(b.comps.group_by_pattern(g["id"]).id, types, exclude=pk["excludes"] or None)
-for n in list(pk["names"] or []) + list(pk["implicit"] or []):
-    b.install(n)
-b.resolve()
-for tsi in sorted(b.transaction, key=lambda t: t.pkg.name):
-    p = tsi.pkg
-    e = "%d:" % p.epoch if p.epoch else ""
-    print("%s-%s%s-%s.%s %s" % (p.name, e, p.version, p.release, p.arch, p.reponame))
-PY
+dnfset "$WORK/plan.json" "" "$WORK/dnfroot" > "$WORK/dnf.txt" 2> "$WORK/dnf.err" || { cat "$WORK/dnf.err"; fail "dnf failed"; }
 diff -u "$WORK/dnf.txt" "$WORK/ours.txt" || fail "our set differs from dnf's (- dnf, + imgbuild)"
 echo "ok: the same $(wc -l < "$WORK/ours.txt") packages as dnf"
 echo PASS

@@ -8,7 +8,7 @@
 #  - imgbuild diff shows the kernel change; a warm resolve uses the .solv
 #    cache; --offline works from the cache and says what is missing without it.
 set -u
-fail() { echo "FAIL: $*"; exit 1; }
+. "$TOP/tests/lib.sh"
 [ -f "$FIXTURE/fixture.env" ] || { echo "no fixture"; exit 77; }
 . "$FIXTURE/fixture.env"
 export IMGBUILD_CACHE_DIR="$WORK/cache"
@@ -18,73 +18,6 @@ RES=("$IMGBUILD" resolve -p demo --repo-file "$FIXTURE/fixture.repo")
 cat "$WORK/resolve.err"
 grep -q "metadata downloaded and verified" "$WORK/resolve.err" || fail "cold resolve did not download metadata"
 "${RES[@]}" --dry-run > "$WORK/plan.json" || fail "dry-run failed"
-
-# Our set: "name-[epoch:]version-release.arch repo" per line, sorted.
-lockset() {
-        python3 - "$1" <<'PY'
-import json, sys
-l = json.load(open(sys.argv[1]))
-for p in sorted(l["packages"], key=lambda p: p["name"]):
-    e = "%d:" % p["epoch"] if p["epoch"] else ""
-    print("%s-%s%s-%s.%s %s" % (p["name"], e, p["version"], p["release"], p["arch"], p["repo"]))
-PY
-}
-
-# dnf's set for the same plan, through dnf's own API (private config: nothing
-# from the host's /etc/yum.repos.d or /etc/dnf).
-dnfset() { # plan.json, kernel spec or "", installroot
-        # Debian's python3-dnf lives in the system python, whatever python3 is first in PATH.
-        /usr/bin/python3 - "$@" <<'PY'
-import json, sys, dnf, dnf.conf
-plan = json.load(open(sys.argv[1])); kernel = sys.argv[2]; root = sys.argv[3]
-b = dnf.Base()
-c = b.conf
-c.installroot = root
-c.cachedir = root + "/cache"
-c.reposdir = []
-c.config_file_path = "/dev/null"
-c.substitutions["releasever"] = plan.get("releasever") or "2"
-c.substitutions["basearch"] = plan["arch"]
-c.arch = plan["arch"]
-c.gpgcheck = False
-c.install_weak_deps = not plan["packages"].get("exclude_weakdeps", False)
-c.exclude = plan["packages"]["excludes"] or []
-for r in plan["repos"]:
-    if not r["enabled"]:
-        continue
-    repo = b.repos.add_new_repo(r["id"], c, baseurl=r["baseurls"], gpgkey=r["gpgkeys"] or [],
-                                repo_gpgcheck=r["repo_gpgcheck"], gpgcheck=False, priority=r["priority"], cost=r["cost"])
-    if r["excludes"]:
-        repo.excludepkgs = r["excludes"]
-    if r["includes"] is not None:
-        repo.includepkgs = r["includes"]
-b.fill_sack(load_system_repo=False)
-b.read_comps()
-pk = plan["packages"]
-groups = [g for g in pk["groups"]]
-if not pk["nocore"] and not any(g["id"] == "core" for g in groups):
-    groups.append({"id": "core", "nodefaults": False, "optional": False})
-for g in groups:
-    grp = b.comps.group_by_pattern(g["id"])
-    # conditional: always, as imgbuild does (yum's group_conditionals on el7)
-    types = (["mandatory"] if g["nodefaults"] else ["mandatory", "default"]) + ["conditional"]
-    if g["optional"]:
-        types.append("optional")
-    b.group_install(grp.id, types, exclude=pk["excludes"] or None)
-names = list(pk["names"] or []) + list(pk["implicit"] or [])
-for n in names:
-    if n == "kernel" and kernel:
-        continue
-    b.install(n)
-if kernel:
-    b.install(kernel)
-b.resolve()
-for tsi in sorted(b.transaction, key=lambda t: t.pkg.name):
-    p = tsi.pkg
-    e = "%d:" % p.epoch if p.epoch else ""
-    print("%s-%s%s-%s.%s %s" % (p.name, e, p.version, p.release, p.arch, p.reponame))
-PY
-}
 
 lockset "$WORK/new.lock" > "$WORK/ours.txt"
 dnfset "$WORK/plan.json" "" "$WORK/dnfroot1" > "$WORK/dnf.txt" 2> "$WORK/dnf.err" || { cat "$WORK/dnf.err"; fail "dnf failed"; }

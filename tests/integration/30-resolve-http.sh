@@ -11,7 +11,7 @@
 #  - --kernel-rpm FILE wins over the kernel repo (repo "@local", the file's
 #    sha256), and a file that is not an rpm is an input error (exit 2).
 set -u
-fail() { echo "FAIL: $*"; exit 1; }
+. "$TOP/tests/lib.sh"
 [ -f "$FIXTURE/fixture.env" ] || { echo "no fixture"; exit 77; }
 . "$FIXTURE/fixture.env"
 export IMGBUILD_CACHE_DIR="$WORK/cache"
@@ -24,19 +24,10 @@ for _ in $(seq 50); do curl -sf "$URL/os/repodata/repomd.xml" > /dev/null && bre
 curl -sf "$URL/os/repodata/repomd.xml" > /dev/null || fail "http server did not start"
 DEAD="http://127.0.0.1:9"    # discard port: connection refused
 
-lockset() {
-        python3 - "$1" <<'PY'
-import json, sys
-l = json.load(open(sys.argv[1]))
-for p in sorted(l["packages"], key=lambda p: p["name"]):
-    e = "%d:" % p["epoch"] if p["epoch"] else ""
-    print("%s-%s%s-%s.%s %s" % (p["name"], e, p["version"], p["release"], p["arch"], p["repo"]))
-PY
-}
-
 RES=("$IMGBUILD" resolve -p demo --repo-file "$FIXTURE/fixture.repo")
 IMGBUILD_CACHE_DIR="$WORK/cache-file" "${RES[@]}" -o "$WORK/file.lock" 2> "$WORK/file.err" || { cat "$WORK/file.err"; fail "file:// resolve"; }
 lockset "$WORK/file.lock" > "$WORK/file.txt"
+[ "$(wc -l < "$WORK/file.txt")" -gt 100 ] || fail "file:// lock has too few packages: $(wc -l < "$WORK/file.txt")"
 
 # 1. http:// baseurls.
 "${RES[@]}" --repo-url "os=$URL/os/" --repo-url "updates=$URL/updates/" --repo-url "kernel=$URL/kernel/" \
