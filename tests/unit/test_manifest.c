@@ -207,7 +207,7 @@ static void test_convert_and_manifest(void) {
         CHECK_INTEQ(sh("grep -q '  %s.manifest.json$' '%s/SHA256SUMS' && grep -q '  %s.spdx.json$' '%s/SHA256SUMS'",
                        p.image_name, out, p.image_name, out), 0);
         /* Tampering is caught. */
-        CHECK_INTEQ(sh("cp '%s/SHA256SUMS' '%s/sums.bak' && sed -i '1s/^./0/;1s/^00/11/' '%s/SHA256SUMS' && "
+        CHECK_INTEQ(sh("cp '%s/SHA256SUMS' '%s/sums.bak' && sed -i '1{s/^0/X/;s/^[1-9a-f]/0/;s/^X/1/}' '%s/SHA256SUMS' && "
                        "cd '%s' && ! sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1; r=$?; mv '%s/sums.bak' '%s/SHA256SUMS'; exit $r",
                        out, dir, out, out, dir, out), 0);
 
