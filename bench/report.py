@@ -4,6 +4,7 @@ RESULTSDIR/results.md (tables), RESULTSDIR/bench.dat (chart data for
 bench/bench.gnuplot) and RESULTSDIR/README-performance.md (the README's
 Performance section).  Medians over rounds; memory is the peak of the sum
 of RSS over the whole process tree (bench/measure.py)."""
+import datetime
 import glob
 import json
 import os
@@ -289,6 +290,15 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
 if notes:
     rd.append("\nWhere a target is missed:\n")
     rd += notes
-rd.append("\nRerun: `make bench` (about 15 min a round on 2 cores; `ROUNDS=1 make bench` for a quick look).\n")
+started = re.search(r"started (\S+)", meta)
+finished = re.search(r"finished (\S+)", meta)
+per_round = ""
+n_rounds_total = int(re.search(r"rounds (\d+)", meta).group(1)) if "rounds" in meta else 0
+if started and finished and n_rounds_total:
+    span = (datetime.datetime.fromisoformat(finished.group(1).rstrip("Z")) -
+            datetime.datetime.fromisoformat(started.group(1).rstrip("Z"))).total_seconds()
+    per_round = "this run took %.0f min for %d round(s) plus the install and solve benchmarks; " % (
+        span / 60, n_rounds_total)
+rd.append("\nRerun: `make bench` (%s`ROUNDS=1 make bench` for a quick look).\n" % per_round)
 open(os.path.join(res, "README-performance.md"), "w").write("\n".join(rd) + "\n")
 print("\n".join(md[:0] + [l for l in md if l.startswith("|") and "stage" not in l][:12]))
