@@ -24,18 +24,6 @@
 
 static char *dir;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *cmd = NULL;
-        if (vasprintf(&cmd, fmt, ap) < 0) abort();
-        va_end(ap);
-        int st = system(cmd);
-        free(cmd);
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 static void pwrite_at(int fd, const void *p, size_t n, uint64_t off) {
         CHECK_INTEQ(pwrite(fd, p, n, (off_t)off), (long long)n);
 }

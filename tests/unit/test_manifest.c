@@ -28,18 +28,6 @@
 
 static char *dir, *raw;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *cmd;
-        if (vasprintf(&cmd, fmt, ap) < 0) abort();
-        va_end(ap);
-        int r = system(cmd);
-        free(cmd);
-        return r == -1 ? -1 : WEXITSTATUS(r);
-}
-
 static json_object *sh_json(const char *fmt, const char *arg) {
         _cleanup_free_ char *out = xasprintf("%s/json.out", dir);
         _cleanup_free_ char *cmd = xasprintf(fmt, arg);

@@ -40,18 +40,6 @@ static char *realdata(void) {
         return xstrdup("/work/shared/realdata");
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *cmd = NULL;
-        if (vasprintf(&cmd, fmt, ap) < 0) abort();
-        va_end(ap);
-        int r = system(cmd);
-        free(cmd);
-        return r;
-}
-
 /* A fresh copy of the real repodata: DIR/repodata/… */
 static char *copy_repo(const char *name) {
         _cleanup_free_ char *rd = realdata();
