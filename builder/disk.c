@@ -447,18 +447,6 @@ static void put32(unsigned char *p, uint32_t v) {
         p[3] = (unsigned char)(v >> 24);
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, off_t off) {
-        const char *p = buf;
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, off);
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0) return -errno;
-                p += n;
-                len -= (size_t)n;
-                off += n;
-        }
-        return 0;
-}
 
 static int write_mbr(dsk *d, int fd) {
         unsigned char mbr[SECTOR];

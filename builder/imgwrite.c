@@ -90,21 +90,6 @@ static void hash_cluster(const unsigned char *data, unsigned char ret[HASH_LEN])
         free(d);
 }
 
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off) {
-        const unsigned char *p = buf;
-        while (n > 0) {
-                ssize_t w = pwrite(fd, p, n, (off_t)off);
-                if (w < 0) {
-                        if (errno == EINTR) continue;
-                        return -errno;
-                }
-                if (w == 0) return -EIO;
-                p += w;
-                n -= (size_t)w;
-                off += (uint64_t)w;
-        }
-        return 0;
-}
 
 static int pread_all(int fd, void *buf, size_t n, uint64_t off, size_t *ret_got) {
         unsigned char *p = buf;

@@ -375,3 +375,19 @@ double now_seconds(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+int pwrite_all(int fd, const void *buf, size_t len, off_t off) {
+        const unsigned char *p = buf;
+        while (len > 0) {
+                ssize_t w = pwrite(fd, p, len, off);
+                if (w < 0) {
+                        if (errno == EINTR) continue;
+                        return -errno;
+                }
+                if (w == 0) return -EIO;
+                p += w;
+                len -= (size_t)w;
+                off += w;
+        }
+        return 0;
+}

@@ -88,6 +88,10 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 bool path_exists(const char *path);
 
+/* pwrite(2) until all len bytes are at off (EINTR retried; a zero-byte
+ * write is -EIO).  0 or -errno. */
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
 /* Digests (lowercase hex, NUL-terminated). */
 #define SHA256_HEX_LEN 64
 int sha256_file(const char *path, char ret_hex[SHA256_HEX_LEN + 1]);
