@@ -27,8 +27,18 @@ int ctx_new(const char *work_parent, bool keep_work, build_ctx **ret) {
                 free(tmpl);
                 return r;
         }
+        /* Absolute, so that no stage (rpm's root above all) depends on the
+         * current directory. */
+        char *abs = realpath(tmpl, NULL);
+        if (!abs) {
+                r = -errno;
+                rmdir(tmpl);
+                free(tmpl);
+                return r;
+        }
+        free(tmpl);
         build_ctx *ctx = xcalloc(1, sizeof *ctx);
-        ctx->work_dir = tmpl;
+        ctx->work_dir = abs;
         ctx->keep_work = keep_work;
         const char *cache = getenv("IMGBUILD_CACHE_DIR");
         ctx->cache_dir = xstrdup(cache && *cache ? cache : "/var/cache/imgbuild");

@@ -402,6 +402,12 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 log_error("install: %zu package files for %zu lock entries", strv_length(rpm_paths), l->n_packages);
                 return ERR_INSTALL;
         }
+        /* rpmtsSetRootDir() refuses a relative path and leaves the root at
+         * "/": the packages would land on the build host itself. */
+        if (root[0] != '/' || root[strspn(root, "/")] == '\0') {
+                log_error("install: staging root \"%s\" must be an absolute path other than /", root);
+                return ERR_INSTALL;
+        }
         if (!dir_is_empty(root)) {
                 log_error("install: staging root %s exists and is not empty", root);
                 return ERR_INSTALL;
@@ -424,7 +430,10 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         rpmlogSetCallback(log_cb, &st);
 
         ts = rpmtsCreate();
-        rpmtsSetRootDir(ts, root);
+        if (rpmtsSetRootDir(ts, root) != 0) {
+                log_error("install: rpm refused the staging root %s", root);
+                goto fail;
+        }
         /* Signatures and digests were checked by fetch against the repo keys;
          * the root's (empty) rpmdb has no keys to check them with anyway. */
         rpmtsSetVSFlags(ts, _RPMVSF_NOSIGNATURES | _RPMVSF_NODIGESTS);

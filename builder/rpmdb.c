@@ -179,7 +179,12 @@ int rpmdb_write_bdb(const char *root, const char *dir, char **ret_error) {
         if (r < 0) goto out;
 
         rpmts ts = rpmtsCreate();
-        rpmtsSetRootDir(ts, root);
+        if (root[0] != '/' || rpmtsSetRootDir(ts, root) != 0) {     /* else rpm reads the host's database */
+                *ret_error = xasprintf("rpm refused the root %s (it must be an absolute path)", root);
+                rpmtsFree(ts);
+                r = ERR_INSTALL;
+                goto out;
+        }
         rpmtsSetVSFlags(ts, _RPMVSF_NOSIGNATURES | _RPMVSF_NODIGESTS);
         rpmdbMatchIterator mi = rpmtsInitIterator(ts, RPMDBI_PACKAGES, NULL, 0);
         if (!mi) {

@@ -40,6 +40,25 @@ static void test_cleanup_order(void) {
         free(work);
 }
 
+/* A relative work parent still gives an absolute work dir: rpm is handed
+ * <work>/root and takes a relative root for "/". */
+static void test_relative_parent(void) {
+        char *d = xstrdup("/tmp/test_context.XXXXXX");
+        CHECK(mkdtemp(d) != NULL);
+        char *cwd = getcwd(NULL, 0);
+        CHECK(chdir(d) == 0);
+        build_ctx *ctx = NULL;
+        CHECK_INTEQ(ctx_new("rel/parent", false, &ctx), 0);
+        CHECK(ctx->work_dir[0] == '/');
+        char *prefix = xasprintf("%s/rel/parent/imgbuild-work.", d);
+        CHECK(!strncmp(ctx->work_dir, prefix, strlen(prefix)));
+        CHECK(path_exists(ctx->work_dir));
+        ctx_free(ctx);
+        CHECK(chdir(cwd) == 0);
+        rm_rf(d);
+        free(prefix); free(cwd); free(d);
+}
+
 static bool on_tmpfs(const char *path) {
         struct statfs sf;
         return statfs(path, &sf) == 0 && sf.f_type == TMPFS_MAGIC_;
@@ -97,4 +116,4 @@ static void test_scratch(void) {
         free(dir);
 }
 
-TEST_MAIN(test_cleanup_order, test_scratch)
+TEST_MAIN(test_cleanup_order, test_relative_parent, test_scratch)

@@ -1,9 +1,11 @@
 /* test_install.c — install_packages refuses bad input without touching
  * anything: a non-empty root is never used (nor removed), a path list that
  * does not match the lock is refused, a non-rpm file is an error and the
- * staging root it created is removed. */
+ * staging root it created is removed, and a root that is relative or "/"
+ * is refused (rpm would install onto the build host). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "context.h"
 #include "install.h"
@@ -45,6 +47,21 @@ static void test_refusals(void) {
         CHECK_INTEQ(install_packages(ctx, &p, l, paths, root2), ERR_INSTALL);
         CHECK(!path_exists(root2));             /* created, then removed on failure */
         CHECK(path_exists(notrpm));             /* the package file is untouched */
+
+        /* A relative root would be "/" to rpm: the build host itself.  It is
+         * refused before anything is created, as is "/" itself. */
+        char *cwd = getcwd(NULL, 0);
+        CHECK(chdir(d) == 0);
+        int saved = stderr_capture_start();
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "relroot"), ERR_INSTALL);
+        char *log = stderr_capture_end(saved);
+        CHECK(strstr(log, "\"relroot\" must be an absolute path") != NULL);
+        CHECK(!path_exists("relroot"));
+        free(log);
+        CHECK(chdir(cwd) == 0);
+        free(cwd);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "/"), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "//"), ERR_INSTALL);
 
         lock_free(l);
         ctx_free(ctx);

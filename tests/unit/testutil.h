@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static int test_failures, test_checks;
 
@@ -33,6 +34,29 @@ static int sh(const char *fmt, ...) {
         int st = system(cmd);
         free(cmd);
         return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Capture what the code under test prints on stderr (its log):
+ * int saved = stderr_capture_start(); ...; char *text = stderr_capture_end(saved); */
+static int stderr_capture_start(void) __attribute__((unused));
+static int stderr_capture_start(void) {
+        fflush(stderr);
+        int saved = dup(2);
+        FILE *tmp = tmpfile();
+        if (saved < 0 || !tmp) abort();
+        dup2(fileno(tmp), 2);
+        fclose(tmp);            /* fd 2 keeps the file open */
+        return saved;
+}
+static char *stderr_capture_end(int saved) __attribute__((unused));
+static char *stderr_capture_end(int saved) {
+        fflush(stderr);
+        off_t len = lseek(2, 0, SEEK_END);
+        char *text = calloc(1, (size_t)(len > 0 ? len : 0) + 1);
+        if (!text || (len > 0 && pread(2, text, (size_t)len, 0) != len)) abort();
+        dup2(saved, 2);
+        close(saved);
+        return text;
 }
 
 #define TEST_MAIN(...) int main(void) { void (*tests[])(void) = { __VA_ARGS__ }; \
