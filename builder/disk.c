@@ -635,7 +635,13 @@ static int check_no_mounts(dsk *d) {
         return r;
 }
 
-static int assemble(dsk *d, const char *raw_path) {
+uint64_t disk_scratch_bytes(uint64_t root_bytes) {
+        /* the root's data plus file system metadata (inode tables, journal:
+         * well under half again) */
+        return root_bytes + root_bytes / 2 + (256ULL << 20);
+}
+
+static int assemble(dsk *d, char **raw_path) {
         int r;
         if ((r = plan_layout(d)) < 0) return r;
         if ((r = check_no_mounts(d)) < 0) return r;
@@ -645,6 +651,7 @@ static int assemble(dsk *d, const char *raw_path) {
                         return fail(d, r, "cannot clamp timestamps to SOURCE_DATE_EPOCH in %s: %s", d->root, strerror(-r));
         }
         if ((r = check_fits(d)) < 0) return r;
+        if (!*raw_path) *raw_path = xasprintf("%s/disk.raw", ctx_scratch_dir(d->ctx, disk_scratch_bytes(est_bytes)));
 
         d->boot = !d->p->bootloader.disabled && !(d->p->bootloader.location && !strcmp(d->p->bootloader.location, "none"));
         if ((r = write_fstab(d)) < 0) return r;
@@ -664,7 +671,7 @@ static int assemble(dsk *d, const char *raw_path) {
         if (sde && *sde && (r = root_clamp_times(d->root, (time_t)strtoll(sde, NULL, 10))) < 0)
                 return fail(d, r, "cannot clamp timestamps in %s: %s", d->root, strerror(-r));
 
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", raw_path);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", *raw_path);
         int fd = mkstemp(tmp);
         if (fd < 0) return fail(d, -errno, "cannot create %s: %m", tmp);
         ctx_defer_remove(d->ctx, tmp);          /* interrupted half-way: gone at exit */
@@ -691,8 +698,8 @@ static int assemble(dsk *d, const char *raw_path) {
         }
         close(fd);
         fd = -1;
-        if (rename(tmp, raw_path) < 0) {
-                r = fail(d, -errno, "cannot rename %s to %s: %m", tmp, raw_path);
+        if (rename(tmp, *raw_path) < 0) {
+                r = fail(d, -errno, "cannot rename %s to %s: %m", tmp, *raw_path);
                 goto fail;
         }
         return 0;
@@ -702,17 +709,17 @@ fail:
         return r;
 }
 
-int disk_assemble(build_ctx *ctx, const plan *p, const char *root, const char *raw_path) {
+int disk_assemble(build_ctx *ctx, const plan *p, const char *root, char **raw_path) {
         dsk d = { .ctx = ctx, .p = p, .root = root, .log = xasprintf("%s/disk.log", ctx->work_dir) };
         struct stat st;
         int r;
         if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) r = fail(&d, -ENOENT, "image root %s is not a directory", root);
         else r = assemble(&d, raw_path);
         if (r < 0) {
-                unlink(raw_path);       /* never leave an older or partial disk behind */
+                if (*raw_path) unlink(*raw_path);       /* never leave an older or partial disk behind */
                 log_error("disk: %s", d.err ? d.err : strerror(-r));
         } else {
-                log_info("disk %s: %" PRIu64 " MiB, MBR, / %s at %" PRIu64 " MiB, UUID %s", raw_path, d.disk_bytes >> 20,
+                log_info("disk %s: %" PRIu64 " MiB, MBR, / %s at %" PRIu64 " MiB, UUID %s", *raw_path, d.disk_bytes >> 20,
                          d.fstype, d.part_start >> 20, d.uuid);
         }
         free(d.err);

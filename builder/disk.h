@@ -19,7 +19,14 @@
 #include "context.h"
 #include "plan.h"
 
-int disk_assemble(build_ctx *ctx, const plan *p, const char *root, const char *raw_path);
+/* Make the raw disk from root at *raw_path; when *raw_path is NULL, on the
+ * build's scratch space (ctx_scratch_dir, sized by disk_scratch_bytes from
+ * the root's usage) and *raw_path is set (caller frees).  0 or ERR_IMAGE
+ * after printing the error; a failed disk is removed. */
+int disk_assemble(build_ctx *ctx, const plan *p, const char *root, char **raw_path);
+
+/* Scratch space a raw disk holding root_bytes of files takes. */
+uint64_t disk_scratch_bytes(uint64_t root_bytes);
 
 /* What root's files take on disk (whole 4 KiB blocks, hard links counted
  * once) and how many inodes: the data an image of root holds.  0 or -errno. */

@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "progress.h"
 #include "rpmdb.h"
 #include "util.h"
@@ -369,6 +370,13 @@ static char *problems_text(rpmts ts) {
 }
 
 /* true for a missing or empty directory */
+bool install_needs_file_digests(const plan *p, const char *repo_id, bool has_payload_digest) {
+        for (size_t k = 0; k < p->n_repos; k++)
+                if (p->repos[k].id && repo_id && !strcmp(p->repos[k].id, repo_id))
+                        return p->repos[k].gpgcheck && !has_payload_digest;
+        return false;           /* @local (--kernel-rpm): its sha256 is among the lock's inputs */
+}
+
 static bool dir_is_empty(const char *path) {
         DIR *d = opendir(path);
         if (!d) return errno == ENOENT;
@@ -393,6 +401,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         rpmts ts = NULL;
         FD_t scriptfd = NULL;
         inst_state st = { .n = l->n_packages };
+        bool check_file_digests = false;
 
         if (install_rpm_init(p->arch) < 0) {
                 log_error("install: cannot initialise librpm");
@@ -475,6 +484,8 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 }
                 free(hn);
                 free(he);
+                if (install_needs_file_digests(p, lp->repo_id, headerIsEntry(h, RPMTAG_PAYLOADDIGEST)))
+                        check_file_digests = true;
                 int ar = rpmtsAddInstallElement(ts, h, (fnpyKey)ip, 0, NULL);
                 headerFree(h);
                 if (ar != 0) {
@@ -511,6 +522,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
 #endif
         rpmtransFlags tflags = RPMTRANS_FLAG_NOPLUGINS;
         if (p->packages.excludedocs) tflags |= RPMTRANS_FLAG_NODOCS;
+        if (!check_file_digests) tflags |= RPMTRANS_FLAG_NOFILEDIGEST;
 
         /* Dry run first: file conflicts and disk space stop us before a file
          * is written. */
@@ -595,4 +607,27 @@ out:
         free(err);
         free(logpath);
         return r;
+}
+
+char *install_staging_root(build_ctx *ctx, char *const *rpm_paths) {
+        uint64_t installed = 0;
+        if (install_rpm_init(NULL) == 0) {
+                rpmts ts = rpmtsCreate();
+                rpmtsSetVSFlags(ts, _RPMVSF_NOSIGNATURES | _RPMVSF_NODIGESTS);
+                for (size_t i = 0; rpm_paths && rpm_paths[i]; i++) {
+                        FD_t fd = Fopen(rpm_paths[i], "r.ufdio");
+                        Header h = NULL;
+                        if (fd && !Ferror(fd) && rpmReadPackageFile(ts, fd, rpm_paths[i], &h) == RPMRC_OK)
+                                installed += headerGetNumber(h, RPMTAG_LONGSIZE);
+                        if (fd) Fclose(fd);
+                        headerFree(h);
+                }
+                rpmtsFree(ts);
+        }
+        /* the root, what configure adds (initramfs, overlays), and the raw
+         * disk assemble later makes in the same scratch space */
+        uint64_t need = installed + installed / 4 + (128ULL << 20) + disk_scratch_bytes(installed);
+        const char *dir = installed ? ctx_scratch_dir(ctx, need) : ctx->work_dir;
+        if (strcmp(dir, ctx->work_dir)) log_info("install: staging the root in memory (%s)", dir);
+        return xasprintf("%s/root", dir);
 }

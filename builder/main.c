@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "options.h"
 #include "util.h"
 
 static const struct command {
@@ -51,6 +52,7 @@ int main(int argc, char **argv) {
                 printf("imgbuild %s\n", IMGBUILD_VERSION);
                 return EXIT_OK;
         }
+        if (env_check() < 0) return EXIT_USAGE;
         /* Options first means the default command: imgbuild --release D. */
         if (first[0] == '-') {
                 argv[0] = (char *)"build";

@@ -1,9 +1,11 @@
 /* options.c — see options.h. */
 #include "options.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "profile.h"
 #include "util.h"
@@ -167,4 +169,53 @@ int plan_from_args(int argc, char **argv, plan **ret) {
 out:
         plan_options_clear(&o);
         return r;
+}
+
+/* ---- environment ----------------------------------------------------------- */
+
+typedef struct env_rule {
+        const char *name;
+        const char *const *words;       /* accepted words, or NULL: a number */
+        long long min, max;
+        const char *accepts;            /* for the error message */
+} env_rule;
+
+static const char *const scratch_words[] = { "auto", "disk", NULL };
+static const char *const convert_words[] = { "ours", "nocache", "qemu-img", NULL };
+static const char *const rootcache_words[] = { "1", "yes", "on", "true", "0", "no", "off", "false", "copy", NULL };
+static const char *const progress_words[] = { "plain", "json", NULL };
+
+static const env_rule env_rules[] = {
+        { "IMGBUILD_SCRATCH", scratch_words, 0, 0, "auto (the default: a tmpfs when memory allows) or disk" },
+        { "IMGBUILD_CONVERT", convert_words, 0, 0, "ours (the default), nocache or qemu-img" },
+        { "IMGBUILD_ROOTCACHE", rootcache_words, 0, 0, "a boolean (on by default) or copy" },
+        { "IMGBUILD_PROGRESS", progress_words, 0, 0, "plain (the default) or json" },
+        { "IMGBUILD_QCOW2_LEVEL", NULL, 1, 9, "a zlib level from 1 to 9 (default 4)" },
+        { "IMGBUILD_FETCH_JOBS", NULL, 1, 64, "a number of parallel downloads from 1 to 64 (default 8)" },
+        { "IMGBUILD_CONNECT_TIMEOUT", NULL, 1, 3600, "seconds, from 1 to 3600" },
+        { "IMGBUILD_CLUSTER_CACHE_MB", NULL, 0, 1LL << 40, "MiB, 0 for the default (2048)" },
+};
+
+static bool env_value_ok(const env_rule *r, const char *v) {
+        if (r->words) {
+                for (size_t i = 0; r->words[i]; i++)
+                        if (!strcasecmp(v, r->words[i])) return true;
+                return false;
+        }
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        return *v && !*end && !errno && n >= r->min && n <= r->max;
+}
+
+int env_check(void) {
+        for (size_t i = 0; i < sizeof env_rules / sizeof env_rules[0]; i++) {
+                const env_rule *r = &env_rules[i];
+                const char *v = getenv(r->name);
+                if (v && *v && !env_value_ok(r, v)) {
+                        log_error("environment: %s=\"%s\" is not understood; it takes %s", r->name, v, r->accepts);
+                        return ERR_INPUT;
+                }
+        }
+        return 0;
 }

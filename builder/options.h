@@ -64,4 +64,11 @@ void plan_options_clear(plan_options *o);
  * error instead.  Prints nothing. */
 int plan_load(const plan_options *o, plan **ret_plan, char ***warnings, char **ret_error);
 
+/* The IMGBUILD_* tuning variables (IMGBUILD_QCOW2_LEVEL, …_FETCH_JOBS, …),
+ * checked once before any command runs: a value none of them understands
+ * is an error naming the variable, the value and what it accepts (exit
+ * EXIT_USAGE), not a silent fallback to the default.  Returns 0 or
+ * ERR_INPUT after printing the error. */
+int env_check(void);
+
 #endif

@@ -99,6 +99,14 @@ int pipeline_run(const plan *p) {
                 ctx_stage_begin(ctx, "fetch");
                 if ((r = fetch_packages(ctx, p, l, &rpms)) < 0) goto out;
                 ctx_stage_begin(ctx, "install");
+                /* A root the cache keeps is installed next to it (moving it
+                 * in is a rename); one that is not kept goes where writing
+                 * it is cheapest.  (Copying a tmpfs root into the cache in
+                 * the background cost the later stages more than it saved.) */
+                if (!root_key) {
+                        free(root);
+                        root = install_staging_root(ctx, rpms);
+                }
                 if ((r = install_packages(ctx, p, l, rpms, root)) < 0) goto out;
                 if (root_key) {
                         ctx_stage_begin(ctx, "rootstore");
@@ -111,14 +119,7 @@ int pipeline_run(const plan *p) {
         ctx_stage_begin(ctx, "sysprep");
         if ((r = sysprep_root(ctx, p, root)) < 0) goto out;
         ctx_stage_begin(ctx, "assemble");
-        {
-                /* the raw disk holds the root's data plus file system
-                 * metadata (inode tables, journal: well under half again) */
-                uint64_t data = 0;
-                (void)disk_root_usage(root, &data, NULL);
-                raw = xasprintf("%s/disk.raw", ctx_scratch_dir(ctx, data + data / 2 + (256ULL << 20)));
-        }
-        if ((r = disk_assemble(ctx, p, root, raw)) < 0) goto out;
+        if ((r = disk_assemble(ctx, p, root, &raw)) < 0) goto out;
         if (p->check) {
                 ctx_stage_begin(ctx, "check");
                 if ((r = stage_check(p, raw)) < 0) goto out;

@@ -1,8 +1,10 @@
 #!/bin/bash
 # bench/install/run.sh [LOCK] — time our fetch+install against
-# `dnf --installroot` on the same lock, one run each, cold caches, packages
-# served over HTTP on loopback for both (a file:// lock is rewritten), and
-# print the ratio.  Default lock: the fixture's demo package set.
+# `dnf --installroot` on the same lock, cold caches, packages served over
+# HTTP on loopback for both (a file:// lock is rewritten), and print the
+# ratios: both roots on disk (where a build with the root cache installs),
+# ours staged in memory (a build with the root cache off) against dnf on
+# disk, and both in memory.  Default lock: the fixture's demo package set.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 T=$top/tests/install
@@ -23,13 +25,32 @@ port=$((20000 + RANDOM % 20000))
 for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
 sed "s|\"file:///|\"http://127.0.0.1:$port/|" "$lock" > "$w/http.lock"
 n=$(/usr/bin/python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["packages"]; print(len(l), round(sum(p["size"] for p in l)/1048576,1))' "$w/http.lock")
-sync
-s=$(date +%s.%N)
-IMGBUILD_CACHE_DIR=$w/cache "$w/driver" --lock "$w/http.lock" --root "$w/ours" --rpmdb bdb > "$w/ours.log" 2>&1 || { tail "$w/ours.log"; exit 1; }
-m=$(date +%s.%N)
-"$T/dnf-install.sh" "$w/http.lock" "$w/dnf" > "$w/dnf.log" 2>&1 || { tail "$w/dnf.log"; exit 1; }
-e=$(date +%s.%N)
-ours=$(echo "$m - $s" | bc); dnf=$(echo "$e - $m" | bc)
-grep '^driver:' "$w/ours.log" || true
-printf 'packages: %s (count, MiB)\nimgbuild fetch+install (bdb): %.1fs\ndnf --installroot:            %.1fs\nratio: %.2fx dnf (goal <= 0.5)\n' \
-  "$n" "$ours" "$dnf" "$(echo "$ours / $dnf" | bc -l)"
+# timed LABEL CMD… — run CMD after a sync: its wall seconds on stdout, its output in $w/LABEL.log
+timed() {
+        local label=$1; shift
+        sync
+        local s e; s=$(date +%s.%N)
+        "$@" > "$w/$label.log" 2>&1 || { tail "$w/$label.log" >&2; return 1; }
+        e=$(date +%s.%N)
+        echo "$e - $s" | bc
+}
+mkdir -p "$w/tmpfs" && mount -t tmpfs -o size=4g,mode=0755 imgbuild-bench "$w/tmpfs"
+trap 'umount "$w/tmpfs" 2>/dev/null; cleanup' EXIT
+# 1. as a build with the root cache (the default) installs: next to the
+#    cache, on this disk (so that storing it is a rename)
+ours=$(timed ours env IMGBUILD_CACHE_DIR="$w/cache1" "$w/driver" --lock "$w/http.lock" --root "$w/ours" --rpmdb bdb)
+dnf=$(timed dnf "$T/dnf-install.sh" "$w/http.lock" "$w/dnf")
+rm -rf "$w/ours" "$w/dnf"
+# 2. as a build with the root cache off installs (install_staging_root: the
+#    scratch tmpfs here), and dnf onto a tmpfs too: the same footing
+staged=$(timed staged env IMGBUILD_CACHE_DIR="$w/cache2" "$w/driver" --lock "$w/http.lock" --staged --rpmdb bdb)
+grep -q 'staging the root in memory' "$w/staged.log" || echo "note: the driver did not stage the root in memory"
+dnfmem=$(timed dnfmem "$T/dnf-install.sh" "$w/http.lock" "$w/tmpfs/dnf")
+grep -h '^driver:' "$w/ours.log" "$w/staged.log" || true
+r() { echo "$1 / $2" | bc -l; }
+printf 'packages: %s (count, MiB)\n' "$n"
+printf 'imgbuild fetch+install (bdb): %.1fs\ndnf --installroot:            %.1fs\n' "$ours" "$dnf"
+printf 'imgbuild staged in memory:    %.1fs\ndnf --installroot on tmpfs:   %.1fs\n' "$staged" "$dnfmem"
+printf 'ratio staged/dnf:       %.2fx (root cache off, against dnf as it is run: onto disk)\n' "$(r "$staged" "$dnf")"
+printf 'ratio staged/dnf-tmpfs: %.2fx (both roots in memory)\n' "$(r "$staged" "$dnfmem")"
+printf 'ratio: %.2fx dnf (goal <= 0.5; both roots on disk, as a build with the root cache installs)\n' "$(r "$ours" "$dnf")"

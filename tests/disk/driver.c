@@ -166,7 +166,8 @@ int main(int argc, char **argv) {
         }
         t0 = now_seconds();
         if (r == 0 && strstr(stages, "disk")) {
-                r = disk_assemble(ctx, p, argv[2], argv[3]);
+                char *raw = argv[3];
+                r = disk_assemble(ctx, p, argv[2], &raw);
                 fprintf(stderr, "driver: disk %s (%.1f s)\n", r ? "failed" : "ok", now_seconds() - t0);
         }
         if (getenv("KEEP_WORK")) fprintf(stderr, "driver: work dir %s\n", ctx->work_dir);

@@ -2,13 +2,15 @@
  * integration tests (no command runs only these stages).  Built by the
  * tests against build/libimgbuild.a:
  *
- *   install-driver --lock LOCK --root ROOT [--rpmdb bdb|sqlite]
+ *   install-driver --lock LOCK (--root ROOT | --staged) [--rpmdb bdb|sqlite]
  *       [--repo ID[,gpgkey=FILE]...] [--excludedocs] [--langs L]
  *       [--keep-work] [--fetch-only] [--paths FILE...]
  *
  * --repo declares a plan repo (gpgcheck=1 when gpgkey= is given);
  * --paths skips fetch and installs the given files (one per lock entry,
- * in lock order).  Exit status: exit_code_for() of the stage. */
+ * in lock order); --staged installs where a build with the root cache off
+ * does (install_staging_root: the scratch tmpfs when memory allows; removed
+ * with the work dir).  Exit status: exit_code_for() of the stage. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +26,14 @@
 int main(int argc, char **argv) {
         plan p = { 0 };
         const char *lockpath = NULL, *root = NULL;
-        bool fetch_only = false, use_paths = false;
+        bool fetch_only = false, use_paths = false, staged = false;
         p.arch = "x86_64";
         p.rpmdb_format = "sqlite";
         p.repos = calloc(16, sizeof(plan_repo));
         static const struct option opts[] = {
                 { "lock", 1, 0, 'l' }, { "root", 1, 0, 'r' }, { "rpmdb", 1, 0, 'd' }, { "repo", 1, 0, 'R' },
                 { "excludedocs", 0, 0, 'x' }, { "langs", 1, 0, 'L' }, { "keep-work", 0, 0, 'k' },
-                { "fetch-only", 0, 0, 'f' }, { "paths", 0, 0, 'p' }, { 0 },
+                { "fetch-only", 0, 0, 'f' }, { "paths", 0, 0, 'p' }, { "staged", 0, 0, 's' }, { 0 },
         };
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -44,6 +46,7 @@ int main(int argc, char **argv) {
                 case 'k': p.keep_work = true; break;
                 case 'f': fetch_only = true; break;
                 case 'p': use_paths = true; break;
+                case 's': staged = true; break;
                 case 'R': {
                         plan_repo *r = &p.repos[p.n_repos++];
                         char *s = xstrdup(optarg), *save = NULL;
@@ -61,8 +64,8 @@ int main(int argc, char **argv) {
                 default: return 2;
                 }
         }
-        if (!lockpath || (!root && !fetch_only)) {
-                fprintf(stderr, "usage: install-driver --lock LOCK --root ROOT …\n");
+        if (!lockpath || (!root && !staged && !fetch_only)) {
+                fprintf(stderr, "usage: install-driver --lock LOCK (--root ROOT | --staged) …\n");
                 return 2;
         }
         interrupt_install_handlers();
@@ -85,9 +88,12 @@ int main(int argc, char **argv) {
         double t1 = now_seconds();
         if (r == 0 && fetch_only)
                 for (size_t i = 0; paths[i]; i++) printf("%s\n", paths[i]);
+        char *staged_root = staged && r == 0 && !fetch_only ? install_staging_root(ctx, paths) : NULL;
+        if (staged_root) root = staged_root;
         if (r == 0 && !fetch_only) r = install_packages(ctx, &p, l, paths, root);
         fprintf(stderr, "driver: fetch %.2fs, install %.2fs, result %d\n", t1 - t0, now_seconds() - t1, r);
         strv_free(paths);
+        free(staged_root);
         lock_free(l);
         ctx_free(ctx);
         return exit_code_for(r);

@@ -21,4 +21,9 @@ for c in build resolve seed boot-test check; do
         expect_exit 2 "$IMGBUILD" "$c" --no-such-option
 done
 expect_exit 2 "$IMGBUILD" --no-such-option
+# a tuning variable it does not understand stops it before any work
+expect_exit 2 env IMGBUILD_QCOW2_LEVEL=fast "$IMGBUILD" --release 20190619
+assert_contains "$OUT" 'IMGBUILD_QCOW2_LEVEL="fast" is not understood; it takes a zlib level from 1 to 9'
+expect_exit 2 env IMGBUILD_FETCH_JOBS=0 "$IMGBUILD" resolve --release 20190619
+assert_contains "$OUT" 'IMGBUILD_FETCH_JOBS="0"'
 echo "cli ok"

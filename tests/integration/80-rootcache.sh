@@ -7,7 +7,8 @@
 #  3. a changed lock (--kernel pinned to the fixture's other kernel) misses:
 #     installs again, makes a new initramfs, and the image has that kernel;
 #  4. the cache keeps at most 2 roots and no temp entries;
-#  5. IMGBUILD_ROOTCACHE=0 turns it off.
+#  5. IMGBUILD_ROOTCACHE=0 turns it off, and the root is then staged on the
+#     scratch tmpfs (same image contents).
 # Raw output only (conversion is tested elsewhere); files are read from the
 # raw disk with debugfs at the partition's offset.
 set -uo pipefail
@@ -95,4 +96,9 @@ ls -A "$cache/roots" "$cache/initramfs" | grep -q '^\.tmp' && fail "temp entries
 IMGBUILD_ROOTCACHE=0 build 4 --lock "$WORK/lock1.json"
 grep -q '^rootcache:' "$WORK/b4.log" && fail "IMGBUILD_ROOTCACHE=0 still used the cache"
 grep -q '^==> install' "$WORK/b4.log" || fail "IMGBUILD_ROOTCACHE=0 did not install"
+# a root nobody keeps is staged on the scratch tmpfs (this host has the memory)
+grep -q '^install: staging the root in memory (.*/scratch)' "$WORK/b4.log" ||
+        fail "IMGBUILD_ROOTCACHE=0: the root was not staged in memory"
+[ "$(cat_in 4 /etc/motd)" = "$marker" ] || fail "build 4 (staged in memory) motd wrong: $(cat_in 4 /etc/motd)"
+[ "$p1" = "$(pkgs_of 4)" ] || fail "build 4 (staged in memory) package set differs from build 1's"
 echo "rootcache: all checks passed"

@@ -69,4 +69,14 @@ static void test_refusals(void) {
         free(root); free(root2); free(keep); free(notrpm); free(d);
 }
 
-TEST_MAIN(test_refusals)
+static void test_file_digests(void) {
+        plan_repo repos[] = { { .id = "signed", .gpgcheck = true }, { .id = "plain", .gpgcheck = false } };
+        plan p = { .repos = repos, .n_repos = 2 };
+        CHECK(install_needs_file_digests(&p, "signed", false));         /* rpm 4.11-era package */
+        CHECK(!install_needs_file_digests(&p, "signed", true));         /* fetch checked the payload digest */
+        CHECK(!install_needs_file_digests(&p, "plain", false));         /* the lock's sha256 is all there is */
+        CHECK(!install_needs_file_digests(&p, "plain", true));
+        CHECK(!install_needs_file_digests(&p, "@local", false));        /* --kernel-rpm */
+}
+
+TEST_MAIN(test_refusals, test_file_digests)

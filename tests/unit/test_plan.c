@@ -256,4 +256,39 @@ static void test_hvm_on_aliyun2(void) {
         free(ks);
 }
 
-TEST_MAIN(test_aliyun2, test_options, test_errors, test_hvm_on_aliyun2)
+/* Tuning variables: accepted values pass, anything else is an error that
+ * names the variable and the value. */
+static void test_env_check(void) {
+        static const struct { const char *name, *value; bool ok; } cases[] = {
+                { "IMGBUILD_QCOW2_LEVEL", "6", true },     { "IMGBUILD_QCOW2_LEVEL", "0", false },
+                { "IMGBUILD_QCOW2_LEVEL", "fast", false }, { "IMGBUILD_QCOW2_LEVEL", "10", false },
+                { "IMGBUILD_FETCH_JOBS", "16", true },     { "IMGBUILD_FETCH_JOBS", "0", false },
+                { "IMGBUILD_FETCH_JOBS", "8x", false },    { "IMGBUILD_CONNECT_TIMEOUT", "30", true },
+                { "IMGBUILD_CONNECT_TIMEOUT", "-1", false }, { "IMGBUILD_CLUSTER_CACHE_MB", "0", true },
+                { "IMGBUILD_CLUSTER_CACHE_MB", "1G", false }, { "IMGBUILD_SCRATCH", "disk", true },
+                { "IMGBUILD_SCRATCH", "ram", false },      { "IMGBUILD_CONVERT", "qemu-img", true },
+                { "IMGBUILD_CONVERT", "qemu", false },     { "IMGBUILD_ROOTCACHE", "off", true },
+                { "IMGBUILD_ROOTCACHE", "copy", true },    { "IMGBUILD_ROOTCACHE", "maybe", false },
+                { "IMGBUILD_PROGRESS", "json", true },     { "IMGBUILD_PROGRESS", "xml", false },
+        };
+        CHECK_INTEQ(env_check(), 0);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                setenv(cases[i].name, cases[i].value, 1);
+                int saved = stderr_capture_start();
+                int r = env_check();
+                char *log = stderr_capture_end(saved);
+                unsetenv(cases[i].name);
+                if (cases[i].ok) {
+                        CHECK_INTEQ(r, 0);
+                        CHECK_STREQ(log, "");
+                } else {
+                        CHECK_INTEQ(r, ERR_INPUT);
+                        char *want = xasprintf("%s=\"%s\" is not understood", cases[i].name, cases[i].value);
+                        CHECK(strstr(log, want) != NULL);
+                        free(want);
+                }
+                free(log);
+        }
+}
+
+TEST_MAIN(test_aliyun2, test_options, test_errors, test_hvm_on_aliyun2, test_env_check)
