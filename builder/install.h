@@ -29,12 +29,13 @@
 int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *rpm_paths,
                      const char *root);
 
-/* Where to stage the root (the path; caller frees): on the build's scratch
- * tmpfs when the host has memory for the root and the raw disk made from it
- * later (ctx_scratch_dir), else in the work dir.  On tmpfs, rpm's ~20 file
- * system calls per file cost a third of what they cost on ext4 here, and
- * configure and mke2fs -d read it faster; the root cache copies it to disk
- * once the build's outputs are written (rootcache.c). */
+/* Where to stage a root the root cache will not keep (the path; caller
+ * frees): on the build's scratch tmpfs when the host has memory for the
+ * root and the raw disk made from it later (ctx_scratch_dir), else in the
+ * work dir.  On tmpfs, rpm's ~20 file-system calls per file cost a third of
+ * what they cost on ext4 here.  (A kept root is installed next to the cache
+ * and moved in; copying a tmpfs root in cost the later stages more than the
+ * install saved.) */
 char *install_staging_root(build_ctx *ctx, char *const *rpm_paths);
 
 /* Whether rpm must check each unpacked file against the header's digests

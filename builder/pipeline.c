@@ -99,8 +99,14 @@ int pipeline_run(const plan *p) {
                 ctx_stage_begin(ctx, "fetch");
                 if ((r = fetch_packages(ctx, p, l, &rpms)) < 0) goto out;
                 ctx_stage_begin(ctx, "install");
-                free(root);
-                root = install_staging_root(ctx, rpms);
+                /* A root the cache keeps is installed next to it (moving it
+                 * in is a rename); one that is not kept goes where writing
+                 * it is cheapest.  (Copying a tmpfs root into the cache in
+                 * the background cost the later stages more than it saved.) */
+                if (!root_key) {
+                        free(root);
+                        root = install_staging_root(ctx, rpms);
+                }
                 if ((r = install_packages(ctx, p, l, rpms, root)) < 0) goto out;
                 if (root_key) {
                         ctx_stage_begin(ctx, "rootstore");

@@ -301,12 +301,10 @@ static int copy_tree(build_ctx *ctx, const char *src, const char *dst) {
 typedef struct root_overlay {
         char *merged;           /* the image root the stages see */
         int entry_lock;         /* shared flock on the entry's key file, or -1 */
-        char *copy_from;        /* a root staged in memory: copied into publish_tmp at the end */
         char *publish_tmp;      /* a moved-in root: its temp entry … */
         char *publish_final;    /* … and the final name it gets at the end */
         char *key;
         char *base;             /* <cache>/roots, for prune() */
-        build_ctx *ctx;
 } root_overlay;
 
 static bool overlay_wanted(void) {
@@ -353,30 +351,19 @@ static void overlay_release(void *data) {
         if (o->publish_tmp && unmounted) {
                 _cleanup_free_ char *keyfile = xasprintf("%s/key", o->publish_tmp);
                 _cleanup_free_ char *k = xasprintf("%s\n", o->key);
-                double t0 = now_seconds();
-                int r = 0;
-                if (o->copy_from) {
-                        /* an interrupted build does not wait for this */
-                        _cleanup_free_ char *dst = xasprintf("%s/root", o->publish_tmp);
-                        r = interrupted() ? ERR_INTERRUPTED : copy_tree(o->ctx, o->copy_from, dst);
-                        if (r == 0)
-                                log_info("rootcache: stored the installed root as %.12s (copied from memory in %.1f s)",
-                                         o->key, now_seconds() - t0);
-                }
                 /* flushed before it gets its final name: a crash must not
                  * leave a complete-looking entry with lost data */
-                if (r == 0) r = sync_fs_of(o->publish_tmp);
+                double t0 = now_seconds();
+                int r = sync_fs_of(o->publish_tmp);
                 log_debug("rootcache: entry %.12s synced in %.1f s", o->key, now_seconds() - t0);
                 if (r == 0) r = write_file_atomic(keyfile, k, strlen(k), 0644);
                 if (r == 0 && rename(o->publish_tmp, o->publish_final) < 0)
                         r = errno == EEXIST || errno == ENOTEMPTY ? 0 : -errno;
                 (void)rm_rf(o->publish_tmp);    /* gone after a rename; a loser's otherwise */
-                if (r == ERR_INTERRUPTED) log_info("rootcache: interrupted; the installed root is not stored");
-                else if (r < 0) log_warn("rootcache: cannot store the installed root: %s", r > -ERR_BASE ? strerror(-r) : "the copy failed (see rootcache.log in the work dir)");
+                if (r < 0) log_warn("rootcache: cannot store the installed root: %s", strerror(-r));
                 else prune(o->base, ROOTCACHE_KEEP_ROOTS);
         }
         free(o->merged);
-        free(o->copy_from);
         free(o->publish_tmp);
         free(o->publish_final);
         free(o->key);
@@ -432,37 +419,27 @@ int rootcache_root_restore(build_ctx *ctx, const char *key, const char *root) {
         return 0;
 }
 
-/* The installed root moves into the cache and comes back as an overlay.  A
- * root staged in memory (another file system than the cache's) stays where
- * it is as the overlay's lower layer and is copied into the entry when the
- * build is done, after its outputs: copying it while the later stages ran
- * slowed them by more than the copy took. */
+/* The installed root moves into the cache and comes back as an overlay. */
 static int adopt_root(build_ctx *ctx, const char *key, const char *root, const char *base, const char *final) {
         _cleanup_free_ char *tmp = xasprintf("%s/.tmp.%d.%.12s", base, (int)getpid(), key);
         _cleanup_free_ char *dst = xasprintf("%s/root", tmp);
-        _cleanup_free_ char *staged = xasprintf("%s.lower", root);
-        const char *lower = dst;
         (void)rm_rf(tmp);
         if (mkdir(tmp, 0700) < 0) return -errno;
         if (rename(root, dst) < 0) {
-                int r = -errno;
-                if (r != -EXDEV || rename(root, staged) < 0) {
-                        (void)rmdir(tmp);
-                        return r;
-                }
-                lower = staged;
+                int r = -errno;         /* EXDEV: cache and work dir on different file systems */
+                (void)rmdir(tmp);
+                return r;
         }
-        int r = mount_overlay(lower, root);
+        int r = mount_overlay(dst, root);
         if (r < 0) {
                 (void)rmdir(root);
-                if (rename(lower, root) < 0) return -errno;     /* put it back as it was */
+                if (rename(dst, root) < 0) return -errno;       /* put it back as it was */
                 (void)rmdir(tmp);
                 return r;
         }
         root_overlay *o = xcalloc(1, sizeof *o);
         *o = (root_overlay){ .merged = xstrdup(root), .entry_lock = -1, .publish_tmp = xstrdup(tmp),
-                             .publish_final = xstrdup(final), .key = xstrdup(key), .base = xstrdup(base),
-                             .ctx = ctx, .copy_from = lower == staged ? xstrdup(staged) : NULL };
+                             .publish_final = xstrdup(final), .key = xstrdup(key), .base = xstrdup(base) };
         ctx_defer(ctx, overlay_release, o);
         return 0;
 }
@@ -479,15 +456,10 @@ int rootcache_root_store(build_ctx *ctx, const char *key, const char *root) {
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         if (sde && *sde && (r = root_clamp_times(root, (time_t)strtoll(sde, NULL, 10))) < 0) return r;
         if (overlay_wanted()) {
-                _cleanup_free_ char *staged = xasprintf("%s.lower", root);
                 r = adopt_root(ctx, key, root, base, final);
                 if (r == 0) {
-                        if (path_exists(staged))
-                                log_info("rootcache: the installed root stays in memory as an overlay's lower layer; "
-                                         "it is copied into the cache as %.12s when the build is done", key);
-                        else
-                                log_info("rootcache: stored the installed root as %.12s (moved into the cache, mounted "
-                                         "as an overlay)", key);
+                        log_info("rootcache: stored the installed root as %.12s (moved into the cache, mounted as an "
+                                 "overlay)", key);
                         return 0;
                 }
                 log_debug("rootcache: cannot move the root into the cache (%s); copying", strerror(-r));

@@ -22,12 +22,8 @@
  * Entries are written under a temp name and renamed, so a reader never sees
  * a half-written one; only the newest ROOTCACHE_KEEP_ROOTS roots and
  * ROOTCACHE_KEEP_INITRAMFS initramfs files are kept (a hit refreshes an
- * entry's age).  A hit mounts the entry read-only as the lower layer of an
- * overlay at the root (configure writes into the upper layer; nothing is
- * copied).  A fresh root is moved into the cache when it is on the cache's
- * file system, or, staged in memory, stays the overlay's lower layer and is
- * copied in when the build is done.  IMGBUILD_ROOTCACHE=copy (or a host
- * without overlayfs) copies instead; =0 turns both caches off.
+ * entry's age).  A hit is a copy (cp -a --reflink=auto), never a hardlink:
+ * configure edits files in place.  IMGBUILD_ROOTCACHE=0 turns both off.
  * Helpers print nothing but the one "reusing"/"stored" info line. */
 #ifndef IMGBUILD_ROOTCACHE_H
 #define IMGBUILD_ROOTCACHE_H
