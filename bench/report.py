@@ -187,10 +187,10 @@ target_row("qcow2 + VHD conversion, no cluster cache (stage times of the cold an
 io, idn = med(inst_ours), med(inst_dnf)
 ist, idm = med(inst_staged), med(inst_dnfmem)
 pk = inst_pk.replace(" ", " packages, ") or "demo set"
-target_row("install vs dnf, both roots on disk (fetch+install over loopback HTTP, %s MiB, bench/install)" % pk, io,
+target_row("install vs dnf, both roots on disk (as a default build installs; fetch+install over loopback HTTP, %s MiB, bench/install)" % pk, io,
            idn, None, None, "≤ 0.5× dnf", None if io is None or idn is None else io <= 0.5 * idn, len(inst_ours))
 if inst_staged:
-    target_row("install staged in memory (root cache off) vs dnf onto disk", ist, idn, None, None, "≤ 0.5× dnf",
+    target_row("install staged in memory (IMGBUILD_ROOTCACHE=0) vs dnf onto disk", ist, idn, None, None, "≤ 0.5× dnf",
                None if ist is None or idn is None else ist <= 0.5 * idn, len(inst_staged))
     target_row("install vs dnf, both roots on tmpfs", ist, idm, None, None, "≤ 0.5× dnf",
                None if ist is None or idm is None else ist <= 0.5 * idm, len(inst_staged))

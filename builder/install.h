@@ -34,8 +34,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
  * root and the raw disk made from it later (ctx_scratch_dir), else in the
  * work dir.  On tmpfs, rpm's ~20 file-system calls per file cost a third of
  * what they cost on ext4 here.  (A kept root is installed next to the cache
- * and moved in; copying a tmpfs root in cost the later stages more than the
- * install saved.) */
+ * and moved in: copying a tmpfs root in costs what the install saves.) */
 char *install_staging_root(build_ctx *ctx, char *const *rpm_paths);
 
 /* Whether rpm must check each unpacked file against the header's digests

@@ -101,8 +101,10 @@ int pipeline_run(const plan *p) {
                 ctx_stage_begin(ctx, "install");
                 /* A root the cache keeps is installed next to it (moving it
                  * in is a rename); one that is not kept goes where writing
-                 * it is cheapest.  (Copying a tmpfs root into the cache in
-                 * the background cost the later stages more than it saved.) */
+                 * it is cheapest.  (A tmpfs root copied into the cache, in
+                 * the background or after the outputs, made warm builds no
+                 * faster: the copy costs what the install saves, A/B 29.6 s
+                 * against 29.1 s.) */
                 if (!root_key) {
                         free(root);
                         root = install_staging_root(ctx, rpms);
