@@ -369,7 +369,6 @@ static char *problems_text(rpmts ts) {
         return out ? out : xstrdup("");
 }
 
-/* true for a missing or empty directory */
 bool install_needs_file_digests(const plan *p, const char *repo_id, bool has_payload_digest) {
         for (size_t k = 0; k < p->n_repos; k++)
                 if (p->repos[k].id && repo_id && !strcmp(p->repos[k].id, repo_id))
@@ -377,6 +376,7 @@ bool install_needs_file_digests(const plan *p, const char *repo_id, bool has_pay
         return false;           /* @local (--kernel-rpm): its sha256 is among the lock's inputs */
 }
 
+/* true for a missing or empty directory */
 static bool dir_is_empty(const char *path) {
         DIR *d = opendir(path);
         if (!d) return errno == ENOENT;
