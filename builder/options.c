@@ -175,28 +175,31 @@ out:
 
 typedef struct env_rule {
         const char *name;
-        const char *const *words;       /* accepted words, or NULL: a number */
+        bool boolean;                   /* parse_boolean()'s words, and … */
+        const char *const *words;       /* … these; neither: a number */
         long long min, max;
         const char *accepts;            /* for the error message */
 } env_rule;
 
 static const char *const scratch_words[] = { "auto", "disk", NULL };
 static const char *const convert_words[] = { "ours", "nocache", "qemu-img", NULL };
-static const char *const rootcache_words[] = { "1", "yes", "on", "true", "0", "no", "off", "false", "copy", NULL };
+static const char *const rootcache_words[] = { "copy", NULL };
 static const char *const progress_words[] = { "plain", "json", NULL };
 
 static const env_rule env_rules[] = {
-        { "IMGBUILD_SCRATCH", scratch_words, 0, 0, "auto (the default: a tmpfs when memory allows) or disk" },
-        { "IMGBUILD_CONVERT", convert_words, 0, 0, "ours (the default), nocache or qemu-img" },
-        { "IMGBUILD_ROOTCACHE", rootcache_words, 0, 0, "a boolean (on by default) or copy" },
-        { "IMGBUILD_PROGRESS", progress_words, 0, 0, "plain (the default) or json" },
-        { "IMGBUILD_QCOW2_LEVEL", NULL, 1, 9, "a zlib level from 1 to 9 (default 4)" },
-        { "IMGBUILD_FETCH_JOBS", NULL, 1, 64, "a number of parallel downloads from 1 to 64 (default 8)" },
-        { "IMGBUILD_CONNECT_TIMEOUT", NULL, 1, 3600, "seconds, from 1 to 3600" },
-        { "IMGBUILD_CLUSTER_CACHE_MB", NULL, 0, 1LL << 40, "MiB, 0 for the default (2048)" },
+        { "IMGBUILD_SCRATCH", false, scratch_words, 0, 0, "auto (the default: a tmpfs when memory allows) or disk" },
+        { "IMGBUILD_CONVERT", false, convert_words, 0, 0, "ours (the default), nocache or qemu-img" },
+        { "IMGBUILD_ROOTCACHE", true, rootcache_words, 0, 0, "a boolean (on by default) or copy" },
+        { "IMGBUILD_PROGRESS", false, progress_words, 0, 0, "plain (the default) or json" },
+        { "IMGBUILD_QCOW2_LEVEL", false, NULL, 1, 9, "a zlib level from 1 to 9 (default 4)" },
+        { "IMGBUILD_FETCH_JOBS", false, NULL, 1, 64, "a number of parallel downloads from 1 to 64 (default 8)" },
+        { "IMGBUILD_CONNECT_TIMEOUT", false, NULL, 1, 3600, "seconds, from 1 to 3600" },
+        { "IMGBUILD_CLUSTER_CACHE_MB", false, NULL, 0, 1LL << 40, "MiB, 0 for the default (2048)" },
 };
 
 static bool env_value_ok(const env_rule *r, const char *v) {
+        bool b;
+        if (r->boolean && parse_boolean(v, &b) == 0) return true;
         if (r->words) {
                 for (size_t i = 0; r->words[i]; i++)
                         if (!strcasecmp(v, r->words[i])) return true;

@@ -23,8 +23,8 @@
 
 bool rootcache_enabled(void) {
         const char *e = getenv("IMGBUILD_ROOTCACHE");
-        if (!e) return true;
-        return !(!strcmp(e, "0") || !strcasecmp(e, "no") || !strcasecmp(e, "off") || !strcasecmp(e, "false"));
+        bool on;
+        return !e || parse_boolean(e, &on) < 0 || on;  /* "copy" (or anything but a no) keeps it on */
 }
 
 /* ---- keys ----------------------------------------------------------------- */
