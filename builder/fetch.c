@@ -18,8 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "install.h"
@@ -239,25 +243,53 @@ out:
 
 /* ---------------------------------------------------------------- download */
 
+/* A job goes QUEUED → BUSY → DONE; in a streamed run a package still to
+ * download goes QUEUED → BUSY → HEADER (its first bytes fetched) → BUSY →
+ * DONE. */
+enum { JOB_QUEUED, JOB_BUSY, JOB_HEADER, JOB_DONE };
+
 typedef struct fetch_job {
         const lock_package *pkg;
         const plan_repo *repo;          /* NULL: not in the plan (e.g. @local) */
         rpmKeyring keyring;             /* gpgcheck: this repo's keys */
         char *path;                     /* result */
+        char *header_path;              /* streamed: its lead, signature and header */
         char *url;                      /* what failed, for the message */
         char *error;
         int r;
+        int state;
 } fetch_job;
 
-typedef struct fetch_state {
+/* The payloads of a streamed run download in a child process: rpm
+ * chroot()s the whole process in and out of the root all through the
+ * transaction, so a download thread beside it would open and rename cache
+ * files inside the image root.  The child reports each finished package
+ * on a pipe as a record (a struct done_record and its strings). */
+struct fetch_run {
         pthread_mutex_t mu;
         fetch_job *jobs;
-        size_t n, next, ndone;
+        size_t n, ndone;
+        size_t next;                    /* first pass: the next job */
+        size_t *order;                  /* second pass (payloads) in this order */
+        bool streamed, second_pass, cancelled;
         uint64_t bytes_done;
+        double t0;
         progress *pr;
-        const char *cache_root;
-        bool stop;
-} fetch_state;
+        char *cache_root, *header_dir;
+        int lockfd;
+        rpmKeyring *keyrings;
+        size_t n_keyrings;
+        pid_t child;                    /* the second pass; 0: not started */
+        int pipe_fd;                    /* parent: read end; child: write end */
+        char *records;                  /* parent: bytes read, not yet parsed */
+        size_t records_len;
+};
+
+typedef struct done_record {
+        uint32_t index;
+        int32_t r;
+        uint32_t path_len, url_len, error_len;
+} done_record;
 
 typedef struct sink {
         int fd;
@@ -311,20 +343,10 @@ static char *local_path(const char *u) {
 
 enum { DL_OK = 0, DL_TRANSIENT = 1, DL_PERMANENT = 2 };
 
-/* One attempt: url → dest temp file, digest checked.  Returns DL_*. */
-static int download_once(CURL *c, const char *url, const fetch_job *j, bool sslverify, const char *tmp,
-                         char **ret_error) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-                *ret_error = xasprintf("cannot create %s: %s", tmp, strerror(errno));
-                return DL_PERMANENT;
-        }
-        sink s = { .fd = fd, .dctx = rpmDigestInit(hash_algo(j->pkg->checksum_type), RPMDIGEST_NONE),
-                   .limit = j->pkg->size };
+/* c reset for a GET of url (the caller sets where the body goes). */
+static void curl_setup(CURL *c, const char *url, bool sslverify) {
         curl_easy_reset(c);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
@@ -337,6 +359,21 @@ static int download_once(CURL *c, const char *url, const fetch_job *j, bool sslv
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
         }
+}
+
+/* One attempt: url → dest temp file, digest checked.  Returns DL_*. */
+static int download_once(CURL *c, const char *url, const fetch_job *j, bool sslverify, const char *tmp,
+                         char **ret_error) {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                *ret_error = xasprintf("cannot create %s: %s", tmp, strerror(errno));
+                return DL_PERMANENT;
+        }
+        sink s = { .fd = fd, .dctx = rpmDigestInit(hash_algo(j->pkg->checksum_type), RPMDIGEST_NONE),
+                   .limit = j->pkg->size };
+        curl_setup(c, url, sslverify);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
         CURLcode cc = curl_easy_perform(c);
         long http = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
@@ -367,16 +404,19 @@ static int download_once(CURL *c, const char *url, const fetch_job *j, bool sslv
                 *ret_error = xasprintf("%s checksum mismatch: got %s, the lock says %s", j->pkg->checksum_type,
                                        hex ? hex : "?", j->pkg->checksum);
                 ret = DL_PERMANENT;
-        } else if (fdatasync(fd) < 0) {
+        }
+        /* No fdatasync: each one is an ext4 journal commit, and every use of
+         * a cache entry verifies it again, so an entry torn by a crash is
+         * fetched anew.  close() still reports a late write error. */
+        if (close(fd) < 0 && ret == DL_OK) {
                 *ret_error = xasprintf("writing %s: %s", tmp, strerror(errno));
                 ret = DL_PERMANENT;
         }
         free(hex);
-        close(fd);
         return ret;
 }
 
-static void fetch_one(fetch_state *st, fetch_job *j, CURL *c) {
+static void fetch_one(fetch_run *st, fetch_job *j, CURL *c) {
         const lock_package *pkg = j->pkg;
         char *err = NULL;
         int r;
@@ -468,31 +508,286 @@ verified:
         j->r = 0;
 }
 
-static void *worker(void *arg) {
-        fetch_state *st = arg;
-        CURL *c = curl_easy_init();
-        for (;;) {
-                pthread_mutex_lock(&st->mu);
-                if (st->stop || st->next >= st->n || interrupted()) {
-                        pthread_mutex_unlock(&st->mu);
-                        break;
-                }
-                fetch_job *j = &st->jobs[st->next++];
-                pthread_mutex_unlock(&st->mu);
+/* ---------------------------------------------------------------- streaming */
 
-                fetch_one(st, j, c);
+/* Bytes asked for first: the lead and signature of any package and the
+ * whole header of most. */
+#define HEADER_PROBE (64 * 1024)
 
-                pthread_mutex_lock(&st->mu);
-                st->ndone++;
-                st->bytes_done += j->pkg->size;
-                if (j->r < 0) st->stop = true;  /* fail fast: first error ends the stage */
-                char *nevra = lock_package_nevra(j->pkg);
-                progress_update(st->pr, st->bytes_done, nevra);
-                free(nevra);
-                pthread_mutex_unlock(&st->mu);
+int64_t fetch_rpm_header_end(const unsigned char *buf, size_t len) {
+        static const unsigned char magic[3] = { 0x8e, 0xad, 0xe8 };
+        const size_t lead = 96;
+        if (len < 4) return 0;
+        if (memcmp(buf, "\xed\xab\xee\xdb", 4)) return -1;
+        uint64_t off = lead;
+        for (int h = 0; h < 2; h++) {           /* the signature header, then the header */
+                if (len < off + 16) return 0;
+                if (memcmp(buf + off, magic, sizeof magic)) return -1;
+                uint64_t il = (uint64_t)buf[off + 8] << 24 | (uint64_t)buf[off + 9] << 16 |
+                              (uint64_t)buf[off + 10] << 8 | buf[off + 11];
+                uint64_t dl = (uint64_t)buf[off + 12] << 24 | (uint64_t)buf[off + 13] << 16 |
+                              (uint64_t)buf[off + 14] << 8 | buf[off + 15];
+                if (il > 0xffff || dl > (256u << 20)) return -1;        /* rpm's own limits */
+                off += 16 + il * 16 + dl;
+                if (h == 0) off = (off + 7) & ~(uint64_t)7;             /* the signature is padded to 8 */
         }
+        return (int64_t)off;
+}
+
+typedef struct membuf {
+        unsigned char *data;
+        size_t len, cap;
+} membuf;
+
+static size_t membuf_write(char *data, size_t size, size_t nmemb, void *userdata) {
+        membuf *m = userdata;
+        size_t len = size * nmemb;
+        if (m->len + len > m->cap) return 0;    /* more than asked: the server ignored the range */
+        memcpy(m->data + m->len, data, len);
+        m->len += len;
+        return len;
+}
+
+/* Bytes from..to of url appended to m; whether the server sent exactly them. */
+static bool get_range(CURL *c, const char *url, bool sslverify, uint64_t from, uint64_t to, membuf *m) {
+        char range[64];
+        snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, from, to);
+        curl_setup(c, url, sslverify);
+        curl_easy_setopt(c, CURLOPT_RANGE, range);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, membuf_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
+        size_t before = m->len;
+        CURLcode cc = curl_easy_perform(c);
+        long http = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
+        return cc == CURLE_OK && http == 206 && m->len - before == to - from + 1;
+}
+
+/* Whether j is a package to download (not local, not in the cache). */
+static bool needs_download(const fetch_run *run, const fetch_job *j) {
+        char *url = join_url(j->pkg->baseurl, j->pkg->location);
+        char *dest = fetch_cache_path(run->cache_root, j->pkg);
+        bool r = dest && !url_is_local(url) && !path_exists(dest);
+        free(url);
+        free(dest);
+        return r;
+}
+
+/* Package i's first bytes, through the end of its header, into
+ * header_dir/<i>.rpm-header with two range requests at most.  False if the
+ * server will not do ranges, or anything else goes wrong: the caller then
+ * downloads the whole package (with its retries, mirrors and messages). */
+static bool fetch_header(const fetch_run *run, fetch_job *j, size_t i, CURL *c) {
+        const lock_package *pkg = j->pkg;
+        if (pkg->size < 112) return false;
+        char *url = join_url(pkg->baseurl, pkg->location);
+        bool sslverify = j->repo ? j->repo->sslverify : true;
+        membuf m = { .cap = pkg->size < HEADER_PROBE ? pkg->size : HEADER_PROBE };
+        m.data = xmalloc(m.cap);
+        bool ok = get_range(c, url, sslverify, 0, m.cap - 1, &m);
+        int64_t end = ok ? fetch_rpm_header_end(m.data, m.len) : -1;
+        ok = end > 0 && (uint64_t)end <= pkg->size;
+        if (ok && (uint64_t)end > m.len) {
+                m.cap = (size_t)end;
+                m.data = xrealloc(m.data, m.cap);
+                ok = get_range(c, url, sslverify, m.len, (uint64_t)end - 1, &m);
+        }
+        if (ok) {
+                char *path = xasprintf("%s/%zu.rpm-header", run->header_dir, i);
+                FILE *f = fopen(path, "wbe");        /* scratch in the work dir: no fsync */
+                ok = f && fwrite(m.data, 1, (size_t)end, f) == (size_t)end;
+                if (f && fclose(f) != 0) ok = false;
+                if (ok) j->header_path = path;
+                else free(path);
+        }
+        free(m.data);
+        free(url);
+        return ok;
+}
+
+/* Whether the verified package at path starts with the bytes its header
+ * was read from (a server could answer a range with other bytes). */
+static bool header_matches(const char *header_path, const char *path) {
+        char *h = NULL;
+        size_t hl = 0;
+        if (read_file(header_path, &h, &hl) < 0) return false;
+        char *pkg = xmalloc(hl ? hl : 1);
+        FILE *f = fopen(path, "rbe");
+        bool same = f && fread(pkg, 1, hl, f) == hl && !memcmp(h, pkg, hl);
+        if (f) fclose(f);
+        free(h);
+        free(pkg);
+        return same;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+/* The next job (called locked): the first pass takes the lock's packages
+ * in turn; the second (the child of a streamed run) the payloads of
+ * packages whose header alone was fetched, in the order fetch_prefer set.
+ * NULL when nothing is left or we are interrupted. */
+static fetch_job *take_job(fetch_run *run) {
+        if (interrupted()) return NULL;
+        if (!run->second_pass) return run->next < run->n ? &run->jobs[run->next++] : NULL;
+        for (size_t k = 0; k < run->n; k++) {
+                fetch_job *j = &run->jobs[run->order[k]];
+                if (j->state != JOB_HEADER) continue;
+                j->state = JOB_BUSY;
+                return j;
+        }
+        return NULL;
+}
+
+static void send_record(const fetch_run *run, size_t i) {
+        const fetch_job *j = &run->jobs[i];
+        /* at most PIPE_BUF in all: one write() is one whole record */
+        const char *path = j->path ? j->path : "", *url = j->url ? j->url : "", *err = j->error ? j->error : "";
+        done_record rec = { .index = (uint32_t)i, .r = j->r, .path_len = (uint32_t)strnlen(path, 1300),
+                            .url_len = (uint32_t)strnlen(url, 1300), .error_len = (uint32_t)strnlen(err, 1300) };
+        char buf[sizeof rec + 3 * 1300];
+        size_t len = 0;
+        memcpy(buf, &rec, sizeof rec);
+        len += sizeof rec;
+        memcpy(buf + len, path, rec.path_len);
+        len += rec.path_len;
+        memcpy(buf + len, url, rec.url_len);
+        len += rec.url_len;
+        memcpy(buf + len, err, rec.error_len);
+        len += rec.error_len;
+        while (write(run->pipe_fd, buf, len) < 0 && errno == EINTR) {}
+}
+
+static void *worker(void *arg) {
+        fetch_run *run = arg;
+        CURL *c = curl_easy_init();
+        fetch_job *j;
+        pthread_mutex_lock(&run->mu);
+        while ((j = take_job(run))) {
+                pthread_mutex_unlock(&run->mu);
+                size_t i = (size_t)(j - run->jobs);
+                bool header_only = !run->second_pass && run->streamed && needs_download(run, j) &&
+                                   fetch_header(run, j, i, c);
+                if (!header_only) {
+                        fetch_one(run, j, c);
+                        if (j->r == 0 && j->header_path && !header_matches(j->header_path, j->path)) {
+                                j->error = xstrdup("the server's answer to a range request differs from the package");
+                                j->r = ERR_FETCH;
+                        }
+                }
+                pthread_mutex_lock(&run->mu);
+                if (header_only) {
+                        j->state = JOB_HEADER;
+                        continue;
+                }
+                j->state = JOB_DONE;
+                run->ndone++;
+                run->bytes_done += j->pkg->size;
+                char *nevra = lock_package_nevra(j->pkg);
+                progress_update(run->pr, run->bytes_done, nevra);
+                free(nevra);
+                if (run->second_pass) send_record(run, i);
+                if (j->r < 0) break;            /* fail fast: first error ends the stage */
+        }
+        if (j) run->next = run->n;              /* stop the other workers too */
+        if (j && run->second_pass)
+                for (size_t k = 0; k < run->n; k++)
+                        if (run->jobs[k].state == JOB_HEADER) run->jobs[k].state = JOB_BUSY;
+        pthread_mutex_unlock(&run->mu);
         curl_easy_cleanup(c);
         return NULL;
+}
+
+static int fetch_jobs(void);
+
+/* Runs the workers of a pass and waits for them. */
+static void run_pass(fetch_run *run) {
+        int njobs = fetch_jobs();
+        if ((size_t)njobs > run->n) njobs = (int)(run->n ? run->n : 1);
+        pthread_t *th = xcalloc((size_t)njobs, sizeof(pthread_t));
+        int started = 0;
+        for (int t = 0; t < njobs; t++) {
+                if (pthread_create(&th[t], NULL, worker, run) != 0) break;
+                started++;
+        }
+        if (started == 0) worker(run);
+        for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+        free(th);
+}
+
+/* The second pass, in a child process (see struct fetch_run).  Without a
+ * child (fork failed) it runs here, before the install needs it. */
+static void start_second_pass(fetch_run *run) {
+        if (run->child || run->second_pass) return;
+        bool pending = false;
+        for (size_t i = 0; i < run->n; i++) pending |= run->jobs[i].state == JOB_HEADER;
+        if (!pending) return;
+        int fds[2];
+        pid_t pid = pipe2(fds, O_CLOEXEC) == 0 ? fork() : -1;
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM);       /* the build is gone: stop */
+                close(fds[0]);
+                rpmlogSetCallback(NULL, NULL);  /* install's, for its own transaction */
+                run->pipe_fd = fds[1];
+                run->second_pass = true;
+                run_pass(run);
+                _exit(0);
+        }
+        if (pid < 0) {
+                log_warn("fetch: cannot start the download process (%s); downloading before the install",
+                         strerror(errno));
+                run->second_pass = true;
+                run->pipe_fd = -1;
+                run_pass(run);
+                run->second_pass = false;
+                for (size_t i = 0; i < run->n; i++)
+                        if (run->jobs[i].state == JOB_BUSY) run->jobs[i].state = JOB_QUEUED;  /* never started */
+                return;
+        }
+        close(fds[1]);
+        run->pipe_fd = fds[0];
+        run->child = pid;
+}
+
+/* Takes in what the child has reported, waiting up to 100 ms for it.
+ * False once the child is done (end of the pipe). */
+static bool read_records(fetch_run *run) {
+        if (run->pipe_fd < 0 || !run->child) return false;
+        struct pollfd pfd = { .fd = run->pipe_fd, .events = POLLIN };
+        if (poll(&pfd, 1, 100) <= 0) return true;
+        char buf[16384];
+        ssize_t got = read(run->pipe_fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR) return true;
+        if (got <= 0) {
+                close(run->pipe_fd);
+                run->pipe_fd = -1;
+                return false;
+        }
+        run->records = xrealloc(run->records, run->records_len + (size_t)got);
+        memcpy(run->records + run->records_len, buf, (size_t)got);
+        run->records_len += (size_t)got;
+        size_t off = 0;
+        for (;;) {
+                done_record rec;
+                if (run->records_len - off < sizeof rec) break;
+                memcpy(&rec, run->records + off, sizeof rec);
+                size_t len = sizeof rec + rec.path_len + rec.url_len + rec.error_len;
+                if (run->records_len - off < len) break;
+                const char *str = run->records + off + sizeof rec;
+                if (rec.index < run->n && run->jobs[rec.index].state != JOB_DONE) {
+                        fetch_job *j = &run->jobs[rec.index];
+                        j->r = rec.r;
+                        j->path = rec.path_len ? xstrndup(str, rec.path_len) : NULL;
+                        free(j->url);
+                        j->url = rec.url_len ? xstrndup(str + rec.path_len, rec.url_len) : NULL;
+                        j->error = rec.error_len ? xstrndup(str + rec.path_len + rec.url_len, rec.error_len) : NULL;
+                        j->state = JOB_DONE;
+                        run->ndone++;
+                }
+                off += len;
+        }
+        memmove(run->records, run->records + off, run->records_len - off);
+        run->records_len -= off;
+        return true;
 }
 
 /* gpgkey URLs → local files (remote keys downloaded into the work dir). */
@@ -554,8 +849,8 @@ static int fetch_jobs(void) {
         return FETCH_DEFAULT_JOBS;
 }
 
-int fetch_packages(build_ctx *ctx, const plan *p, const lock *l, char ***ret_paths) {
-        int r;
+int fetch_start(build_ctx *ctx, const plan *p, const lock *l, bool streamed, fetch_run **ret,
+                char ***ret_header_paths) {
         char *err = NULL;
         if (install_rpm_init(p->arch) < 0) {
                 log_error("fetch: cannot initialise librpm");
@@ -564,44 +859,58 @@ int fetch_packages(build_ctx *ctx, const plan *p, const lock *l, char ***ret_pat
         static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
         pthread_once(&curl_once, curl_init_once);
 
-        char *cache_root = NULL;
-        r = ctx_cache_subdir(ctx, "packages", &cache_root);
+        fetch_run *run = xcalloc(1, sizeof *run);
+        pthread_mutex_init(&run->mu, NULL);
+        run->n = l->n_packages;
+        run->streamed = streamed;
+        run->lockfd = run->pipe_fd = -1;
+        run->t0 = now_seconds();
+        run->jobs = xcalloc(run->n ? run->n : 1, sizeof(fetch_job));
+        run->order = xcalloc(run->n ? run->n : 1, sizeof(size_t));
+        run->n_keyrings = p->n_repos;
+        run->keyrings = xcalloc(p->n_repos + 1, sizeof(rpmKeyring));
+        int r = ctx_cache_subdir(ctx, "packages", &run->cache_root);
         if (r < 0) {
                 log_error("fetch: cannot create the package cache under %s: %s", ctx->cache_dir, strerror(-r));
+                fetch_finish(run, NULL);
                 return ERR_FETCH;
         }
         /* Shared while we use the cache; a pruner takes it exclusive. */
-        char *lockpath = xasprintf("%s/.lock", cache_root);
-        int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        char *lockpath = xasprintf("%s/.lock", run->cache_root);
+        run->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         free(lockpath);
-        if (lockfd < 0 || flock(lockfd, LOCK_SH) < 0) {
-                log_error("fetch: cannot lock the package cache %s: %s", cache_root, strerror(errno));
-                if (lockfd >= 0) close(lockfd);
-                free(cache_root);
+        if (run->lockfd < 0 || flock(run->lockfd, LOCK_SH) < 0) {
+                log_error("fetch: cannot lock the package cache %s: %s", run->cache_root, strerror(errno));
+                fetch_finish(run, NULL);
                 return ERR_FETCH;
+        }
+        if (streamed) {
+                run->header_dir = xasprintf("%s/headers", ctx->work_dir);
+                if (mkdir_p(run->header_dir, 0755) < 0) {
+                        log_error("fetch: cannot create %s: %s", run->header_dir, strerror(errno));
+                        fetch_finish(run, NULL);
+                        return ERR_FETCH;
+                }
         }
 
         /* One keyring per gpgcheck'd repo, loaded before any download. */
-        rpmKeyring *keyrings = xcalloc(p->n_repos + 1, sizeof(rpmKeyring));
-        fetch_state st = { .mu = PTHREAD_MUTEX_INITIALIZER, .n = l->n_packages, .cache_root = cache_root };
-        st.jobs = xcalloc(l->n_packages ? l->n_packages : 1, sizeof(fetch_job));
         uint64_t total = 0;
-        r = 0;
-        for (size_t i = 0; i < l->n_packages; i++) {
-                fetch_job *j = &st.jobs[i];
+        for (size_t i = 0; i < run->n; i++) {
+                fetch_job *j = &run->jobs[i];
+                run->order[i] = i;
                 j->pkg = &l->packages[i];
                 total += j->pkg->size;
                 for (size_t k = 0; k < p->n_repos; k++) {
                         if (!p->repos[k].id || strcmp(p->repos[k].id, j->pkg->repo_id)) continue;
                         j->repo = &p->repos[k];
                         if (p->repos[k].gpgcheck) {
-                                if (!keyrings[k] && repo_keyring(ctx, &p->repos[k], &keyrings[k], &err) < 0) {
+                                if (!run->keyrings[k] && repo_keyring(ctx, &p->repos[k], &run->keyrings[k], &err) < 0) {
                                         log_error("fetch: %s", err);
                                         free(err);
-                                        r = ERR_FETCH;
-                                        goto out;
+                                        fetch_finish(run, NULL);
+                                        return ERR_FETCH;
                                 }
-                                j->keyring = keyrings[k];
+                                j->keyring = run->keyrings[k];
                         }
                         break;
                 }
@@ -611,23 +920,72 @@ int fetch_packages(build_ctx *ctx, const plan *p, const lock *l, char ***ret_pat
         }
 
         int njobs = fetch_jobs();
-        if ((size_t)njobs > l->n_packages) njobs = (int)(l->n_packages ? l->n_packages : 1);
-        log_info("fetching %zu packages (%.1f MiB, %d at a time)", l->n_packages, (double)total / 1048576.0, njobs);
-        st.pr = progress_new("download", total, "B");
-        pthread_t *th = xcalloc((size_t)njobs, sizeof(pthread_t));
-        int started = 0;
-        for (int t = 0; t < njobs; t++) {
-                if (pthread_create(&th[t], NULL, worker, &st) != 0) break;
-                started++;
+        if ((size_t)njobs > run->n) njobs = (int)(run->n ? run->n : 1);
+        log_info("fetching %zu packages (%.1f MiB, %d at a time)", run->n, (double)total / 1048576.0, njobs);
+        /* A streamed run's payloads come in under install's progress bar. */
+        if (!streamed) run->pr = progress_new("download", total, "B");
+        run_pass(run);
+        bool failed = interrupted() || (!streamed && run->ndone < run->n);
+        for (size_t i = 0; i < run->n; i++) failed |= run->jobs[i].state == JOB_QUEUED || run->jobs[i].r < 0;
+        if (failed) {
+                r = fetch_finish(run, NULL);
+                return r < 0 ? r : ERR_FETCH;
         }
-        if (started == 0) worker(&st);
-        for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
-        free(th);
-        progress_free(st.pr);
+        if (streamed) {
+                char **paths = xcalloc(run->n + 1, sizeof(char *));
+                size_t pending = 0;
+                for (size_t i = 0; i < run->n; i++) {
+                        const fetch_job *j = &run->jobs[i];
+                        paths[i] = xstrdup(j->state == JOB_HEADER ? j->header_path : j->path);
+                        pending += j->state == JOB_HEADER;
+                }
+                *ret_header_paths = paths;
+                if (pending)
+                        log_info("fetch: every header is in (%.1f s); %zu packages download during the install",
+                                 now_seconds() - run->t0, pending);
+        }
+        *ret = run;
+        return 0;
+}
 
+void fetch_prefer(fetch_run *run, const size_t *order, size_t n) {
+        if (n == run->n) memcpy(run->order, order, n * sizeof *order);
+        start_second_pass(run);
+}
+
+const char *fetch_wait(fetch_run *run, size_t i) {
+        if (i >= run->n) return NULL;
+        start_second_pass(run);
+        while (run->jobs[i].state != JOB_DONE && !interrupted() && read_records(run)) {}
+        const fetch_job *j = &run->jobs[i];
+        return j->state == JOB_DONE && j->r == 0 ? j->path : NULL;
+}
+
+void fetch_cancel(fetch_run *run) {
+        run->cancelled = true;
+        if (run->child > 0) kill(run->child, SIGTERM);
+}
+
+static const char *source_wait(void *data, size_t i) { return fetch_wait(data, i); }
+
+static void source_prefer(void *data, const size_t *order, size_t n) { fetch_prefer(data, order, n); }
+
+install_source fetch_source(fetch_run *run) {
+        return (install_source){ .wait = source_wait, .prefer = source_prefer, .data = run };
+}
+
+int fetch_finish(fetch_run *run, char ***ret_paths) {
+        int status = 0;
+        if (run->child > 0) {
+                while (read_records(run)) {}
+                while (waitpid(run->child, &status, 0) < 0 && errno == EINTR) {}
+        }
+        if (run->pipe_fd >= 0) close(run->pipe_fd);
+        progress_free(run->pr);
+        int r = 0;
         /* Report every failure (not only the first): each names package + URL. */
-        for (size_t i = 0; i < st.n; i++) {
-                fetch_job *j = &st.jobs[i];
+        for (size_t i = 0; i < run->n; i++) {
+                fetch_job *j = &run->jobs[i];
                 if (j->r < 0 && j->r != ERR_INTERRUPTED) {
                         char *nevra = lock_package_nevra(j->pkg);
                         log_error("fetch: %s (%s): %s", nevra, j->url ? j->url : j->pkg->location, j->error);
@@ -635,26 +993,53 @@ int fetch_packages(build_ctx *ctx, const plan *p, const lock *l, char ***ret_pat
                         r = ERR_FETCH;
                 }
         }
-        if (r == 0 && (interrupted() || st.ndone < st.n)) r = interrupted() ? ERR_INTERRUPTED : ERR_FETCH;
-        if (r == 0) {
-                char **paths = xcalloc(st.n + 1, sizeof(char *));
-                for (size_t i = 0; i < st.n; i++) {
-                        paths[i] = st.jobs[i].path;
-                        st.jobs[i].path = NULL;
+        if (r == 0 && !interrupted() && !run->cancelled && run->ndone < run->n) {
+                /* nothing reported why: the download process died */
+                size_t i = 0;
+                while (run->jobs[i].state == JOB_DONE) i++;
+                char *nevra = lock_package_nevra(run->jobs[i].pkg);
+                log_error("fetch: %s was never downloaded: the download process %s %d", nevra,
+                          WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+                          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                free(nevra);
+        }
+        if (r == 0 && (interrupted() || run->ndone < run->n)) r = interrupted() ? ERR_INTERRUPTED : ERR_FETCH;
+        if (r == 0 && run->child && !run->cancelled)
+                log_info("fetch: the last of %zu packages verified %.1f s after the fetch began", run->n,
+                         now_seconds() - run->t0);
+        if (r == 0 && ret_paths) {
+                char **paths = xcalloc(run->n + 1, sizeof(char *));
+                for (size_t i = 0; i < run->n; i++) {
+                        paths[i] = run->jobs[i].path;
+                        run->jobs[i].path = NULL;
                 }
                 *ret_paths = paths;
         }
-out:
-        for (size_t i = 0; i < st.n; i++) {
-                free(st.jobs[i].path);
-                free(st.jobs[i].url);
-                free(st.jobs[i].error);
+        for (size_t i = 0; i < run->n; i++) {
+                free(run->jobs[i].path);
+                free(run->jobs[i].header_path);
+                free(run->jobs[i].url);
+                free(run->jobs[i].error);
         }
-        free(st.jobs);
-        for (size_t k = 0; k < p->n_repos; k++) rpmKeyringFree(keyrings[k]);
-        free(keyrings);
-        flock(lockfd, LOCK_UN);
-        close(lockfd);
-        free(cache_root);
+        if (run->header_dir) rm_rf(run->header_dir);
+        for (size_t k = 0; k < run->n_keyrings; k++) rpmKeyringFree(run->keyrings[k]);
+        if (run->lockfd >= 0) {
+                flock(run->lockfd, LOCK_UN);
+                close(run->lockfd);
+        }
+        pthread_mutex_destroy(&run->mu);
+        free(run->keyrings);
+        free(run->jobs);
+        free(run->order);
+        free(run->records);
+        free(run->cache_root);
+        free(run->header_dir);
+        free(run);
         return r;
+}
+
+int fetch_packages(build_ctx *ctx, const plan *p, const lock *l, char ***ret_paths) {
+        fetch_run *run = NULL;
+        int r = fetch_start(ctx, p, l, false, &run, NULL);
+        return r < 0 ? r : fetch_finish(run, ret_paths);
 }

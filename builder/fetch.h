@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "context.h"
+#include "install.h"
 #include "lock.h"
 #include "plan.h"
 
@@ -33,7 +34,45 @@
  * itself (naming package and URL); returns 0, ERR_FETCH or ERR_INTERRUPTED. */
 int fetch_packages(build_ctx *ctx, const plan *p, const lock *l, char ***ret_paths);
 
+/* A fetch that goes on while install runs: fetch_start … fetch_finish.
+ *
+ * fetch_start returns once rpm can read every package's header.  Cached
+ * and file:// packages are verified whole, as by fetch_packages; of a
+ * package still to download only its first bytes (lead, signature and
+ * header) are fetched then, with HTTP range requests, into
+ * <work_dir>/headers.  (A server that ignores ranges has the whole package
+ * downloaded there instead.)  The payloads then download in the
+ * background, in the order fetch_prefer sets (rpm's install order), while
+ * install waits for each with fetch_wait.  On a cold cache the download
+ * and the install overlap instead of adding up. */
+typedef struct fetch_run fetch_run;
+
+/* streamed=false: fetch everything in the background (fetch_packages).
+ * streamed=true: *ret_header_paths (strv parallel to l->packages) is the
+ * file to read each package's header from.  Returns 0 (fetch_finish must
+ * follow), or ERR_FETCH / ERR_INTERRUPTED with the errors reported. */
+int fetch_start(build_ctx *ctx, const plan *p, const lock *l, bool streamed, fetch_run **ret,
+                char ***ret_header_paths);
+/* Download the remaining payloads in this order (indexes into l->packages,
+ * all n of them). */
+void fetch_prefer(fetch_run *run, const size_t *order, size_t n);
+/* Blocks until package i is downloaded and verified: its path, or NULL
+ * when the fetch failed or was cancelled (fetch_finish says why). */
+const char *fetch_wait(fetch_run *run, size_t i);
+/* Start no further downloads (the install failed). */
+void fetch_cancel(fetch_run *run);
+/* fetch_wait and fetch_prefer as install_packages takes them. */
+install_source fetch_source(fetch_run *run);
+/* Joins the downloads, reports every failure (naming package and URL),
+ * frees run.  *ret_paths (if not NULL): every package's verified file.
+ * Returns 0, ERR_FETCH or ERR_INTERRUPTED. */
+int fetch_finish(fetch_run *run, char ***ret_paths);
+
 /* Building blocks, exported for unit tests. */
+
+/* Where an rpm's header ends, from its first len bytes: the offset, 0 if
+ * more bytes are needed to tell, -1 if they are not an rpm's. */
+int64_t fetch_rpm_header_end(const unsigned char *buf, size_t len);
 
 /* Cache path of a lock package under cache_root (caller frees).  NULL if
  * the checksum is not a plain lowercase/uppercase hex string. */

@@ -242,6 +242,10 @@ typedef struct inst_state {
         root_mounts *mounts;
         bool mounts_tried;
         char *mount_error;
+        const install_source *pending;  /* whole files still downloading */
+        bool dry_run;                   /* rpm opens each package even then: the header will do */
+        bool download_failed;
+        double waited;                  /* seconds rpm waited for downloads */
 } inst_state;
 
 static void append(char **buf, const char *s) {
@@ -299,7 +303,18 @@ static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t 
         switch (what) {
         case RPMCALLBACK_INST_OPEN_FILE:
                 if (!ip) return NULL;
-                ip->fd = Fopen(ip->path, "r.ufdio");
+                const char *path = ip->path;
+                if (st->pending && !st->dry_run) {
+                        double t = now_seconds();
+                        path = st->pending->wait(st->pending->data, (size_t)(ip - st->pkgs));
+                        st->waited += now_seconds() - t;
+                        if (!path) {
+                                st->download_failed = true;
+                                set_failed(st, key, "its download failed");
+                                return NULL;
+                        }
+                }
+                ip->fd = Fopen(path, "r.ufdio");
                 if (!ip->fd || Ferror(ip->fd)) {
                         if (ip->fd) Fclose(ip->fd);
                         ip->fd = NULL;
@@ -391,8 +406,35 @@ static bool dir_is_empty(const char *path) {
         return empty;
 }
 
+/* Closes the transaction's database and removes it: it holds nothing yet
+ * (the root was empty and only the check and the dry run have opened it). */
+static int forget_empty_rpmdb(rpmts ts, const char *root, char **ret_error) {
+        rpmtsCloseDB(ts);
+        char *dbpath = rpmGetPath("%{_dbpath}", NULL);
+        char *dir = xasprintf("%s%s", root, dbpath);
+        int r = rm_rf(dir);
+        if (r < 0) *ret_error = xasprintf("cannot remove the dry run's empty rpm database %s: %s", dir, strerror(errno));
+        free(dir);
+        free(dbpath);
+        return r < 0 ? -1 : 0;
+}
+
+/* rpm's install order (indexes into st->pkgs) to where the packages come from. */
+static void pass_order(rpmts ts, const inst_state *st) {
+        size_t *order = xcalloc(st->n ? st->n : 1, sizeof(size_t)), k = 0;
+        rpmtsi it = rpmtsiInit(ts);
+        rpmte te;
+        while ((te = rpmtsiNext(it, TR_ADDED)) && k < st->n) {
+                const inst_pkg *ip = rpmteKey(te);
+                if (ip) order[k++] = (size_t)(ip - st->pkgs);
+        }
+        rpmtsiFree(it);
+        if (k == st->n) st->pending->prefer(st->pending->data, order, k);
+        free(order);
+}
+
 int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *rpm_paths,
-                     const char *root) {
+                     const char *root, const install_source *pending) {
         int r = ERR_INSTALL;
         char *err = NULL;
         bool keep = p->keep_work || ctx->keep_work;
@@ -400,7 +442,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         root_mounts mounts = { 0 };
         rpmts ts = NULL;
         FD_t scriptfd = NULL;
-        inst_state st = { .n = l->n_packages };
+        inst_state st = { .n = l->n_packages, .pending = pending };
         bool check_file_digests = false;
 
         if (install_rpm_init(p->arch) < 0) {
@@ -515,6 +557,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 log_error("install: rpm could not order the transaction (dependency loop it cannot break)");
                 goto fail;
         }
+        if (pending) pass_order(ts, &st);
 
         rpmprobFilterFlags filter = RPMPROB_FILTER_IGNOREOS | RPMPROB_FILTER_IGNOREARCH | RPMPROB_FILTER_VERIFY;
 #ifdef RPMPROB_FILTER_DEBIAN
@@ -529,7 +572,9 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         rpmtsSetFlags(ts, tflags | RPMTRANS_FLAG_TEST);
         free(st.errors);
         st.errors = NULL;
+        st.dry_run = true;
         int rc = rpmtsRun(ts, NULL, filter);
+        st.dry_run = false;
         if (rc != 0) {
                 char *t = problems_text(ts);
                 log_error("install: the transaction test failed:%s%s%s", t, st.errors ? "\n    " : "",
@@ -538,6 +583,15 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 goto fail;
         }
         rpmtsClean(ts);
+        /* The check and the dry run created an empty database.  rpm syncs
+         * every package's commit to a database it did not create (216
+         * fdatasyncs here, each an ext4 journal commit that flushes every
+         * file written so far); one it creates itself it writes without
+         * fsync.  So start the real run from no database. */
+        if (forget_empty_rpmdb(ts, root, &err) < 0) {
+                log_error("install: %s", err);
+                goto fail;
+        }
 
         st.root = root;
         st.mounts = &mounts;
@@ -555,6 +609,11 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 log_error("install: interrupted");
                 goto fail;
         }
+        if (st.download_failed) {
+                r = ERR_FETCH;
+                log_error("install: stopped: %s could not be downloaded", st.failed_pkg);
+                goto fail;
+        }
         if (rc != 0 || st.failed_pkg) {
                 char *t = rc > 0 ? problems_text(ts) : xstrdup("");
                 if (st.mount_error)
@@ -568,7 +627,11 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 free(t);
                 goto fail;
         }
-        log_info("installed %zu packages in %.1fs", l->n_packages, now_seconds() - t0);
+        if (pending)
+                log_info("installed %zu packages in %.1fs (%.1fs of it waiting for downloads)", l->n_packages,
+                         now_seconds() - t0, st.waited);
+        else
+                log_info("installed %zu packages in %.1fs", l->n_packages, now_seconds() - t0);
         rpmtsFree(ts);
         ts = NULL;
 

@@ -23,11 +23,23 @@
 #include "lock.h"
 #include "plan.h"
 
+/* Packages that are still downloading (fetch.h's fetch_source): rpm reads
+ * the headers from rpm_paths, install passes rpm's order to prefer(), and
+ * asks wait() for each whole, verified file when rpm needs its payload
+ * (NULL: it could not be had). */
+typedef struct install_source {
+        const char *(*wait)(void *data, size_t i);
+        void (*prefer)(void *data, const size_t *order, size_t n);
+        void *data;
+} install_source;
+
 /* Install the packages of l (files rpm_paths, parallel to l->packages) into
- * root (created; must not exist or be empty).  Reports errors itself,
- * naming the package; returns 0, ERR_INSTALL or ERR_INTERRUPTED. */
+ * root (created; must not exist or be empty).  pending: NULL, or where the
+ * whole files are still coming from.  Reports errors itself, naming the
+ * package; returns 0, ERR_INSTALL, ERR_FETCH (a download pending failed:
+ * the fetch reports it) or ERR_INTERRUPTED. */
 int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *rpm_paths,
-                     const char *root);
+                     const char *root, const install_source *pending);
 
 /* Where to stage a root the root cache will not keep (the path; caller
  * frees): on the build's scratch tmpfs when the host has memory for the

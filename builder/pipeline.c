@@ -67,6 +67,24 @@ static void print_summary(const build_ctx *ctx, char *const *outputs) {
         for (size_t i = 0; outputs && outputs[i]; i++) printf("%s\n", outputs[i]);
 }
 
+int pipeline_fetch_install(build_ctx *ctx, const plan *p, const lock *l, char **root) {
+        ctx_stage_begin(ctx, "fetch");
+        fetch_run *run = NULL;
+        char **headers = NULL;
+        int r = fetch_start(ctx, p, l, true, &run, &headers);
+        if (r < 0) return r;
+        ctx_stage_begin(ctx, "install");
+        if (!*root) *root = install_staging_root(ctx, headers);
+        install_source pending = fetch_source(run);
+        r = install_packages(ctx, p, l, headers, *root, &pending);
+        if (r < 0 && r != ERR_FETCH) fetch_cancel(run);   /* else the fetch says what failed */
+        int f = fetch_finish(run, NULL);
+        strv_free(headers);
+        /* a download that failed under the install is the fetch's error */
+        if (r == ERR_FETCH || (r == 0 && f < 0)) r = f < 0 ? f : ERR_FETCH;
+        return r;
+}
+
 int pipeline_run(const plan *p) {
         build_ctx *ctx = NULL;
         int r = ctx_new(NULL, p->keep_work, &ctx);
@@ -75,7 +93,7 @@ int pipeline_run(const plan *p) {
                 return EXIT_INTERNAL;
         }
         lock *l = NULL;
-        char **rpms = NULL, **outputs = NULL;
+        char **outputs = NULL;
         char *root = xasprintf("%s/root", ctx->work_dir);
         char *raw = NULL;
         char *root_key = NULL;
@@ -96,9 +114,6 @@ int pipeline_run(const plan *p) {
                         log_warn("rootcache: cannot reuse the cached root (%s); installing", strerror(-k));
         }
         if (!root_reused) {
-                ctx_stage_begin(ctx, "fetch");
-                if ((r = fetch_packages(ctx, p, l, &rpms)) < 0) goto out;
-                ctx_stage_begin(ctx, "install");
                 /* A root the cache keeps is installed next to it (moving it
                  * in is a rename); one that is not kept goes where writing
                  * it is cheapest.  (A tmpfs root copied into the cache, in
@@ -107,9 +122,9 @@ int pipeline_run(const plan *p) {
                  * against 29.1 s.) */
                 if (!root_key) {
                         free(root);
-                        root = install_staging_root(ctx, rpms);
+                        root = NULL;
                 }
-                if ((r = install_packages(ctx, p, l, rpms, root)) < 0) goto out;
+                if ((r = pipeline_fetch_install(ctx, p, l, &root)) < 0) goto out;
                 if (root_key) {
                         ctx_stage_begin(ctx, "rootstore");
                         int k = rootcache_root_store(ctx, root_key, root);
@@ -146,7 +161,6 @@ out:
                 log_error("interrupted; no output was written");
                 r = ERR_INTERRUPTED;
         }
-        strv_free(rpms);
         strv_free(outputs);
         lock_free(l);
         free(root);

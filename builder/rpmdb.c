@@ -167,7 +167,17 @@ out:
         return e;
 }
 
+/* libdb's fsync hook: a no-op.  Closing a database fsyncs it, and on ext4
+ * that commits the journal, which first writes out every file the install
+ * left in the page cache.  The root is made durable once, when the root
+ * cache publishes it (syncfs); a half-written database is never kept. */
+static int skip_fsync(int fd) {
+        (void)fd;
+        return 0;
+}
+
 int rpmdb_write_bdb(const char *root, const char *dir, char **ret_error) {
+        db_env_set_func_fsync(skip_fsync);
         int r = install_rpm_init(NULL);
         if (r < 0) {
                 *ret_error = xstrdup("cannot initialise librpm");

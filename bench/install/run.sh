@@ -20,9 +20,11 @@ if [ -z "$lock" ]; then
   "$T/fixture-lock.sh" "$fx" "$w/file.lock"; lock=$w/file.lock
 fi
 "$T/build-driver.sh" "$w/driver"
-# one HTTP server over / (loopback only) serves every file:// base URL
+# one HTTP server over / (loopback only) serves every file:// base URL; like
+# a mirror it keeps connections alive and answers range requests (imgbuild
+# fetches the headers with them and installs while the payloads download)
 port=$((20000 + RANDOM % 20000))
-/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory / "$port" >/dev/null 2>&1 & srv=$!
+/usr/bin/python3 "$top/tests/http-range-server.py" "$port" / >/dev/null 2>&1 & srv=$!
 for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
 sed "s|\"file:///|\"http://127.0.0.1:$port/|" "$lock" > "$w/http.lock"
 n=$(/usr/bin/python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["packages"]; print(len(l), round(sum(p["size"] for p in l)/1048576,1))' "$w/http.lock")
@@ -42,8 +44,9 @@ ours=$(timed ours env IMGBUILD_CACHE_DIR="$w/cache1" "$w/driver" --lock "$w/http
 dnf=$(timed dnf "$T/dnf-install.sh" "$w/http.lock" "$w/dnf")
 rm -rf "$w/ours" "$w/dnf"
 # 2. as a build with the root cache off installs (install_staging_root: the
-#    scratch tmpfs here), and dnf onto a tmpfs too: the same footing
-staged=$(timed staged env IMGBUILD_CACHE_DIR="$w/cache2" "$w/driver" --lock "$w/http.lock" --staged --rpmdb bdb)
+#    scratch tmpfs here), and dnf onto a tmpfs too: the same footing (our
+#    package cache in memory as well: dnf keeps its downloads in the root)
+staged=$(timed staged env IMGBUILD_CACHE_DIR="$w/tmpfs/cache" "$w/driver" --lock "$w/http.lock" --staged --rpmdb bdb)
 grep -q 'staging the root in memory' "$w/staged.log" || echo "note: the driver did not stage the root in memory"
 dnfmem=$(timed dnfmem "$T/dnf-install.sh" "$w/http.lock" "$w/tmpfs/dnf")
 grep -h '^driver:' "$w/ours.log" "$w/staged.log" || true

@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "install.h"
 #include "lock.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "util.h"
 
@@ -82,18 +83,18 @@ int main(int argc, char **argv) {
         double t0 = now_seconds();
         if (use_paths) {
                 for (int i = optind; i < argc; i++) strv_push(&paths, xstrdup(argv[i]));
-        } else {
+                r = install_packages(ctx, &p, l, paths, root, NULL);
+        } else if (fetch_only) {
                 r = fetch_packages(ctx, &p, l, &paths);
+                for (size_t i = 0; r == 0 && paths[i]; i++) printf("%s\n", paths[i]);
+        } else {
+                /* as a build does it: the install overlaps the downloads */
+                char *where = staged ? NULL : xstrdup(root);
+                r = pipeline_fetch_install(ctx, &p, l, &where);
+                free(where);
         }
-        double t1 = now_seconds();
-        if (r == 0 && fetch_only)
-                for (size_t i = 0; paths[i]; i++) printf("%s\n", paths[i]);
-        char *staged_root = staged && r == 0 && !fetch_only ? install_staging_root(ctx, paths) : NULL;
-        if (staged_root) root = staged_root;
-        if (r == 0 && !fetch_only) r = install_packages(ctx, &p, l, paths, root);
-        fprintf(stderr, "driver: fetch %.2fs, install %.2fs, result %d\n", t1 - t0, now_seconds() - t1, r);
+        fprintf(stderr, "driver: fetch+install %.2fs, result %d\n", now_seconds() - t0, r);
         strv_free(paths);
-        free(staged_root);
         lock_free(l);
         ctx_free(ctx);
         return exit_code_for(r);

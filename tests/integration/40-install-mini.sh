@@ -2,7 +2,8 @@
 # fetch + install on a tiny signed repo built here (tests/install/mkrepo.sh):
 # owners/modes/setgid/symlinks, --excludedocs/--instLangs, rpmdb oracle for
 # bdb and sqlite (host rpm, bdb_ro), GPG (unsigned, other key, tampered),
-# http download + cache, and the error cases: checksum mismatch, file
+# http download + cache, streamed install over a server that does ranges
+# (and one that does not), and the error cases: checksum mismatch, file
 # conflict, failing scriptlet, truncated rpm, full disk — each with its
 # message, exit code, staging root removed and cache untouched.
 set -euo pipefail
@@ -26,9 +27,9 @@ qdb() { rpm --define '_db_backend bdb_ro' --dbpath "$1/var/lib/rpm" "${@:2}"; }
 expect() {
   local name=$1 code=$2 pat=$3 root=$4; shift 5
   local before after rc=0
-  before=$(find cache -type f 2>/dev/null | sort | xargs -r sha256sum | sha256sum)
+  before=$(find "$IMGBUILD_CACHE_DIR" -type f 2>/dev/null | sort | xargs -r sha256sum | sha256sum)
   ./driver --root "$root" "$@" > "$name.out" 2>&1 || rc=$?
-  after=$(find cache -type f 2>/dev/null | sort | xargs -r sha256sum | sha256sum)
+  after=$(find "$IMGBUILD_CACHE_DIR" -type f 2>/dev/null | sort | xargs -r sha256sum | sha256sum)
   if [ "$rc" != "$code" ]; then bad "$name: exit $rc, want $code"; cat "$name.out"; return; fi
   if ! grep -q -- "$pat" "$name.out"; then bad "$name: message lacks /$pat/"; cat "$name.out"; return; fi
   if [ -e "$root" ]; then bad "$name: staging root $root left behind"; return; fi
@@ -92,6 +93,35 @@ f=$(head -n1 http2.out); cp "$f" saved.rpm; printf 'X' | dd of="$f" bs=1 seek=10
   { grep -q "Couldn't connect\|connect" http3.out && ok "rotten cache entry refetched (server down → error)" || { bad "rotten"; cat http3.out; }; }
 [ -e "$f" ] && bad "rotten entry still at its final name" || true
 cp saved.rpm "$f"
+
+# 3b. streamed: over a server that does ranges (as mirrors do), the headers
+#     come first and the payloads download in a child process while rpm
+#     installs; a server that ignores ranges gets whole downloads first.
+port=$((20000 + RANDOM % 20000))
+/usr/bin/python3 "$TOP/tests/http-range-server.py" "$port" "$M/repo" & srv=$!
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/repodata/repomd.xml" >/dev/null && break; sleep 0.1; done
+sed "s|http://127.0.0.1:[0-9]*|http://127.0.0.1:$port|" http.lock > range.lock
+IMGBUILD_CACHE_DIR=$WORK/cache-s ./driver --lock range.lock --root "$WORK/r-s" --repo "$KEY" --rpmdb bdb > s.out 2>&1 ||
+  { cat s.out; bad "streamed install"; }
+grep -q "2 packages download during the install" s.out && ok "headers by range, payloads during the install" ||
+  { bad "not streamed"; cat s.out; }
+"$T/tree-manifest.sh" "$WORK/r-s" > m-s
+diff m-dnf m-s > /dev/null && ok "streamed tree = dnf's" || bad "streamed tree differs from dnf's"
+[ "$(qdb "$WORK/r-s" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "streamed rpmdb -qa = lock" || bad "streamed -qa"
+[ "$(find cache-s/packages -name '*.rpm' | wc -l)" = 2 ] && ok "streamed downloads in the cache" || bad "streamed cache"
+ls "$WORK"/*/headers 2>/dev/null && bad "header files left behind" || true
+# a payload that fails its checksum in the download process stops the
+# install: the fetch's exit code and message, the root removed
+"$T/lockedit.py" range.lock rsum.lock tfiles checksum=1111111111111111111111111111111111111111111111111111111111111111
+IMGBUILD_CACHE_DIR=$WORK/cache-s expect streamed-checksum 4 "tfiles-1.0-1.x86_64.*checksum mismatch" "$WORK/r-e0" -- --lock rsum.lock --repo "$KEY"
+kill $srv; wait $srv 2>/dev/null || true
+(cd "$M/repo" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) & srv=$!
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/repodata/repomd.xml" >/dev/null && break; sleep 0.1; done
+IMGBUILD_CACHE_DIR=$WORK/cache-n ./driver --lock range.lock --root "$WORK/r-n" --repo "$KEY" > n.out 2>&1 ||
+  { cat n.out; bad "install from a server without ranges"; }
+! grep -q "during the install" n.out && [ "$(rpm --dbpath "$WORK/r-n/var/lib/rpm" -qa | wc -l)" = 2 ] && ok "no ranges: whole downloads, then the install" ||
+  { bad "fallback without ranges"; cat n.out; }
+kill $srv; wait $srv 2>/dev/null || true
 
 # 4. error cases
 "$T/lockedit.py" base.lock sum.lock tfiles checksum=0000000000000000000000000000000000000000000000000000000000000000

@@ -1,5 +1,6 @@
 /* test_fetch.c — cache naming, size/checksum verification, keyring loading,
  * and a whole fetch_packages run over file:// and a missing package. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,35 @@ static void test_verify(void) {
         rm_rf(d);
         free(f);
         free(d);
+}
+
+/* A package's layout: a 96-byte lead, the signature header padded to 8,
+ * the header; each header is 16 bytes of intro (magic, il, dl), il index
+ * entries of 16 bytes and dl bytes of data. */
+static void put_header(unsigned char *at, uint32_t il, uint32_t dl) {
+        static const unsigned char magic[8] = { 0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0 };
+        memcpy(at, magic, 8);
+        for (int k = 0; k < 4; k++) {
+                at[8 + k] = (unsigned char)(il >> (24 - 8 * k));
+                at[12 + k] = (unsigned char)(dl >> (24 - 8 * k));
+        }
+}
+
+static void test_header_end(void) {
+        unsigned char buf[512] = { 0xed, 0xab, 0xee, 0xdb };
+        put_header(buf + 96, 2, 5);             /* 16 + 32 + 5 = 53, padded to 56 */
+        put_header(buf + 152, 3, 100);          /* 16 + 48 + 100 */
+        CHECK(fetch_rpm_header_end(buf, sizeof buf) == 316);
+        CHECK(fetch_rpm_header_end(buf, 316) == 316);
+        CHECK(fetch_rpm_header_end(buf, 167) == 0);     /* the header's intro is not in yet */
+        CHECK(fetch_rpm_header_end(buf, 100) == 0);
+        CHECK(fetch_rpm_header_end(buf, 3) == 0);
+        put_header(buf + 96, 2, 8);             /* 56 exactly: no padding */
+        CHECK(fetch_rpm_header_end(buf, sizeof buf) == 316);
+        buf[152] = 0;                           /* no header magic where it belongs */
+        CHECK(fetch_rpm_header_end(buf, sizeof buf) == -1);
+        buf[0] = 'P';                           /* not an rpm at all (an HTML error page) */
+        CHECK(fetch_rpm_header_end(buf, sizeof buf) == -1);
 }
 
 static void test_keyring(void) {
@@ -109,4 +139,4 @@ static void test_fetch_file_repo(void) {
         free(d);
 }
 
-TEST_MAIN(test_cache_path, test_verify, test_keyring, test_fetch_file_repo)
+TEST_MAIN(test_cache_path, test_verify, test_header_end, test_keyring, test_fetch_file_repo)

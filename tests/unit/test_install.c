@@ -36,15 +36,15 @@ static void test_refusals(void) {
         char *notrpm = xasprintf("%s/a.rpm", d);
         write_file_atomic(notrpm, "not an rpm", 10, 0644);
         char *paths[] = { notrpm, NULL };
-        CHECK_INTEQ(install_packages(ctx, &p, l, paths, root), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, root, NULL), ERR_INSTALL);
         CHECK(path_exists(keep));               /* a non-empty root is left alone */
 
         char *none[] = { NULL };
         char *root2 = xasprintf("%s/root2", d);
-        CHECK_INTEQ(install_packages(ctx, &p, l, none, root2), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, none, root2, NULL), ERR_INSTALL);
         CHECK(!path_exists(root2));
 
-        CHECK_INTEQ(install_packages(ctx, &p, l, paths, root2), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, root2, NULL), ERR_INSTALL);
         CHECK(!path_exists(root2));             /* created, then removed on failure */
         CHECK(path_exists(notrpm));             /* the package file is untouched */
 
@@ -53,15 +53,15 @@ static void test_refusals(void) {
         char *cwd = getcwd(NULL, 0);
         CHECK(chdir(d) == 0);
         int saved = stderr_capture_start();
-        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "relroot"), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "relroot", NULL), ERR_INSTALL);
         char *log = stderr_capture_end(saved);
         CHECK(strstr(log, "\"relroot\" must be an absolute path") != NULL);
         CHECK(!path_exists("relroot"));
         free(log);
         CHECK(chdir(cwd) == 0);
         free(cwd);
-        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "/"), ERR_INSTALL);
-        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "//"), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "/", NULL), ERR_INSTALL);
+        CHECK_INTEQ(install_packages(ctx, &p, l, paths, "//", NULL), ERR_INSTALL);
 
         lock_free(l);
         ctx_free(ctx);
