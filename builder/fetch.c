@@ -272,6 +272,7 @@ struct fetch_run {
         size_t next;                    /* first pass: the next job */
         size_t *order;                  /* second pass (payloads) in this order */
         bool streamed, second_pass, cancelled;
+        bool offline;                   /* --offline: the package cache or nothing */
         uint64_t bytes_done;
         double t0;
         progress *pr;
@@ -455,6 +456,13 @@ static void fetch_one(fetch_run *st, fetch_job *j, CURL *c) {
                         err = NULL;
                         unlink(dest);
                 }
+                if (st->offline) {
+                        j->url = first;
+                        j->error = xstrdup("not in the package cache, and --offline forbids downloading it");
+                        j->r = ERR_FETCH;
+                        free(dest);
+                        return;
+                }
                 char *dir = xstrndup(dest, (size_t)(strrchr(dest, '/') - dest));
                 mkdir_p(dir, 0755);
                 char *tmp = xasprintf("%s/.%s.%d.%lx.part", dir, strrchr(dest, '/') + 1, (int)getpid(),
@@ -567,7 +575,7 @@ static bool get_range(CURL *c, const char *url, bool sslverify, uint64_t from, u
 static bool needs_download(const fetch_run *run, const fetch_job *j) {
         char *url = join_url(j->pkg->baseurl, j->pkg->location);
         char *dest = fetch_cache_path(run->cache_root, j->pkg);
-        bool r = dest && !url_is_local(url) && !path_exists(dest);
+        bool r = dest && !run->offline && !url_is_local(url) && !path_exists(dest);
         free(url);
         free(dest);
         return r;
@@ -863,6 +871,7 @@ int fetch_start(build_ctx *ctx, const plan *p, const lock *l, bool streamed, fet
         pthread_mutex_init(&run->mu, NULL);
         run->n = l->n_packages;
         run->streamed = streamed;
+        run->offline = p->offline;
         run->lockfd = run->pipe_fd = -1;
         run->t0 = now_seconds();
         run->jobs = xcalloc(run->n ? run->n : 1, sizeof(fetch_job));

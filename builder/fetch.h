@@ -8,7 +8,8 @@
  * (the rename makes that harmless).  The cache is flock()ed shared while a
  * build fetches, exclusive by anything that wants to prune it.
  *
- * file:// packages are verified where they are and used in place.
+ * file:// packages are verified where they are and used in place.  With
+ * p->offline (--offline) a package that is in neither is an error. 
  * Concurrency: $IMGBUILD_FETCH_JOBS (default FETCH_DEFAULT_JOBS); transient
  * errors (connect, timeout, short read, HTTP 5xx/429) are retried
  * FETCH_RETRIES times with back-off, then the repo's other base URLs are

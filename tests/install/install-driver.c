@@ -4,7 +4,7 @@
  *
  *   install-driver --lock LOCK (--root ROOT | --staged) [--rpmdb bdb|sqlite]
  *       [--repo ID[,gpgkey=FILE]...] [--excludedocs] [--langs L]
- *       [--keep-work] [--fetch-only] [--paths FILE...]
+ *       [--keep-work] [--fetch-only] [--offline] [--paths FILE...]
  *
  * --repo declares a plan repo (gpgcheck=1 when gpgkey= is given);
  * --paths skips fetch and installs the given files (one per lock entry,
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "lock", 1, 0, 'l' }, { "root", 1, 0, 'r' }, { "rpmdb", 1, 0, 'd' }, { "repo", 1, 0, 'R' },
                 { "excludedocs", 0, 0, 'x' }, { "langs", 1, 0, 'L' }, { "keep-work", 0, 0, 'k' },
-                { "fetch-only", 0, 0, 'f' }, { "paths", 0, 0, 'p' }, { "staged", 0, 0, 's' }, { 0 },
+                { "fetch-only", 0, 0, 'f' }, { "paths", 0, 0, 'p' }, { "staged", 0, 0, 's' }, { "offline", 0, 0, 'o' }, { 0 },
         };
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -48,6 +48,7 @@ int main(int argc, char **argv) {
                 case 'f': fetch_only = true; break;
                 case 'p': use_paths = true; break;
                 case 's': staged = true; break;
+                case 'o': p.offline = true; break;
                 case 'R': {
                         plan_repo *r = &p.repos[p.n_repos++];
                         char *s = xstrdup(optarg), *save = NULL;

@@ -87,6 +87,11 @@ grep -q "^$WORK/cache/packages/sha256/" http1.out && ok "paths point into the ca
 kill $srv; wait $srv 2>/dev/null || true
 ./driver --lock http.lock --fetch-only --repo "$KEY" > http2.out 2>http2.err && ok "second fetch served from the cache (server down)" ||
   { bad "cache reuse"; cat http2.err; }
+./driver --lock http.lock --fetch-only --offline --repo "$KEY" > off1.out 2>&1 && ok "--offline: served from the cache" ||
+  { bad "--offline with a full cache"; cat off1.out; }
+rc=0; IMGBUILD_CACHE_DIR=$WORK/cache-empty ./driver --lock http.lock --root "$WORK/r-off" --offline --repo "$KEY" > off2.out 2>&1 || rc=$?
+[ "$rc" = 4 ] && grep -q "tfiles-1.0-1.x86_64.*not in the package cache, and --offline" off2.out && [ ! -e "$WORK/r-off" ] &&
+  ok "--offline: a package not in the cache is an error (exit 4), nothing downloaded" || { bad "--offline, empty cache: exit $rc"; cat off2.out; }
 # a corrupted cache entry is replaced, not used: server is down → fetch error, entry gone
 f=$(head -n1 http2.out); cp "$f" saved.rpm; printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
 ./driver --lock http.lock --fetch-only --repo "$KEY" > http3.out 2>&1 && bad "rotten cache entry accepted" ||
