@@ -114,7 +114,7 @@ def ratio(a, b):
 
 
 # install vs dnf
-inst_ours, inst_dnf, inst_staged, inst_dnfmem, inst_pk = [], [], [], [], ""
+inst_ours, inst_dnf, inst_staged, inst_dnfmem, inst_floor, inst_pk = [], [], [], [], [], ""
 for p in sorted(glob.glob(os.path.join(raw, "install-*.log"))):
     t = open(p).read()
     a = re.search(r"imgbuild fetch\+install \(bdb\): *([\d.]+)s", t)
@@ -128,6 +128,9 @@ for p in sorted(glob.glob(os.path.join(raw, "install-*.log"))):
     if d and e:
         inst_staged.append(float(d.group(1)))
         inst_dnfmem.append(float(e.group(1)))
+    f = re.search(r"write floor on disk: *([\d.]+)s", t)
+    if f:
+        inst_floor.append(float(f.group(1)))
     if c:
         inst_pk = c.group(1)
 
@@ -269,6 +272,12 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
                          "7%% sqlite; the per-file digests (16%%) are skipped where fetch has already verified the "
                          "payload. dnf runs the same unpack, so the ratio is bounded by (unpack) / (unpack + dnf's "
                          "metadata load, depsolve, downloads and digest checks)." % (t, fmt(o, 1), fmt(p, 1), tg))
+            fl = med(inst_floor)
+            if "on disk" in t and fl is not None and o and p:
+                notes.append("  The disk's floor, measured in the same runs: `cp -a` of our installed tree onto the "
+                             "same file system took %s s (median of %d), %.2f× dnf's time, so no installer that "
+                             "writes this tree to this disk gets to 0.5× here; our fetch+install is %.2f× that floor."
+                             % (fmt(fl, 1), len(inst_floor), fl / p, o / fl))
         else:
             notes.append("- **%s**: %s vs %s s (target %s)." % (t, fmt(o, 2), fmt(p, 2), tg))
 if notes:

@@ -5,7 +5,9 @@
 # ratios: both roots on disk (where a build with the root cache installs:
 # next to the cache, so that storing the root is a rename), ours staged in
 # memory (a build with IMGBUILD_ROOTCACHE=0) against dnf onto disk as it is
-# usually run, and both in memory.  Default lock: the fixture's demo package set.
+# usually run, and both in memory; and the disk's floor for any installer
+# (cp -a of the installed tree onto the same file system).  Default lock:
+# the fixture's demo package set.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 T=$top/tests/install
@@ -42,7 +44,10 @@ trap 'umount "$w/tmpfs" 2>/dev/null; cleanup' EXIT
 # 1. on disk, as a build with the root cache (the default) installs
 ours=$(timed ours env IMGBUILD_CACHE_DIR="$w/cache1" "$w/driver" --lock "$w/http.lock" --root "$w/ours" --rpmdb bdb)
 dnf=$(timed dnf "$T/dnf-install.sh" "$w/http.lock" "$w/dnf")
-rm -rf "$w/ours" "$w/dnf"
+# the disk's floor for any installer: writing the same tree (cp -a of ours,
+# its source in the page cache) onto the same file system
+floor=$(timed floor cp -a "$w/ours" "$w/floor")
+rm -rf "$w/ours" "$w/dnf" "$w/floor"
 # 2. as a build with the root cache off installs (install_staging_root: the
 #    scratch tmpfs here), and dnf onto a tmpfs too: the same footing (our
 #    package cache in memory as well: dnf keeps its downloads in the root)
@@ -57,3 +62,5 @@ printf 'imgbuild staged in memory:    %.1fs\ndnf --installroot on tmpfs:   %.1fs
 printf 'ratio staged/dnf:       %.2fx (IMGBUILD_ROOTCACHE=0, against dnf as it is run: onto disk)\n' "$(r "$staged" "$dnf")"
 printf 'ratio staged/dnf-tmpfs: %.2fx (both roots in memory)\n' "$(r "$staged" "$dnfmem")"
 printf 'ratio: %.2fx dnf (goal <= 0.5; both roots on disk, as a default build installs)\n' "$(r "$ours" "$dnf")"
+printf 'write floor on disk:          %.1fs (cp -a of the installed tree: %.2fx dnf; ours is %.2fx the floor)\n' \
+        "$floor" "$(r "$floor" "$dnf")" "$(r "$ours" "$floor")"
