@@ -754,6 +754,13 @@ static void start_second_pass(fetch_run *run) {
         close(fds[1]);
         run->pipe_fd = fds[0];
         run->child = pid;
+        /* The payloads' own bar: it shows while rpm waits for one of them;
+         * rpm's bar takes the line back when it goes on. */
+        uint64_t pending_bytes = 0;
+        for (size_t i = 0; i < run->n; i++)
+                if (run->jobs[i].state == JOB_HEADER) pending_bytes += run->jobs[i].pkg->size;
+        run->bytes_done = 0;
+        run->pr = progress_new("download", pending_bytes, "B");
 }
 
 /* Takes in what the child has reported, waiting up to 100 ms for it.
@@ -790,6 +797,10 @@ static bool read_records(fetch_run *run) {
                         j->error = rec.error_len ? xstrndup(str + rec.path_len + rec.url_len, rec.error_len) : NULL;
                         j->state = JOB_DONE;
                         run->ndone++;
+                        run->bytes_done += j->pkg->size;
+                        char *nevra = lock_package_nevra(j->pkg);
+                        progress_update(run->pr, run->bytes_done, nevra);
+                        free(nevra);
                 }
                 off += len;
         }
@@ -931,7 +942,7 @@ int fetch_start(build_ctx *ctx, const plan *p, const lock *l, bool streamed, fet
         int njobs = fetch_jobs();
         if ((size_t)njobs > run->n) njobs = (int)(run->n ? run->n : 1);
         log_info("fetching %zu packages (%.1f MiB, %d at a time)", run->n, (double)total / 1048576.0, njobs);
-        /* A streamed run's payloads come in under install's progress bar. */
+        /* A streamed run's headers are quick; its payloads get a bar of their own. */
         if (!streamed) run->pr = progress_new("download", total, "B");
         run_pass(run);
         bool failed = interrupted() || (!streamed && run->ndone < run->n);

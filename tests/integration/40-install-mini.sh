@@ -110,6 +110,7 @@ IMGBUILD_CACHE_DIR=$WORK/cache-s ./driver --lock range.lock --root "$WORK/r-s" -
   { cat s.out; bad "streamed install"; }
 grep -q "2 packages download during the install" s.out && ok "headers by range, payloads during the install" ||
   { bad "not streamed"; cat s.out; }
+grep -q "download: 100%" s.out && ok "the payloads' download has its progress bar" || bad "no download progress while streaming"
 "$T/tree-manifest.sh" "$WORK/r-s" > m-s
 diff m-dnf m-s > /dev/null && ok "streamed tree = dnf's" || bad "streamed tree differs from dnf's"
 [ "$(qdb "$WORK/r-s" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "streamed rpmdb -qa = lock" || bad "streamed -qa"
