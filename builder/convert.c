@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "imgwrite.h"
+#include "options.h"
 #include "progress.h"
 #include "util.h"
 
@@ -341,13 +342,7 @@ static conv_mode convert_mode(void) {
 /* IMGBUILD_CLUSTER_CACHE_MB bounds the cluster cache (0 or unset: the
  * default). */
 static uint64_t cluster_cache_max(void) {
-        const char *s = getenv("IMGBUILD_CLUSTER_CACHE_MB");
-        if (!s || !*s) return 0;
-        char *end;
-        errno = 0;
-        unsigned long long mb = strtoull(s, &end, 10);
-        if (errno || *end || mb > (1ULL << 40)) return 0;
-        return (uint64_t)mb << 20;
+        return (uint64_t)env_number("IMGBUILD_CLUSTER_CACHE_MB", 0) << 20;
 }
 
 /* The zlib level of our qcow2 unless IMGBUILD_QCOW2_LEVEL (1-9) says
@@ -358,11 +353,7 @@ static uint64_t cluster_cache_max(void) {
  * CPU time. */
 #define QCOW2_DEFAULT_LEVEL 4
 
-static int qcow2_level(void) {
-        const char *s = getenv("IMGBUILD_QCOW2_LEVEL");
-        if (!s || s[0] < '1' || s[0] > '9' || s[1]) return QCOW2_DEFAULT_LEVEL;
-        return s[0] - '0';
-}
+static int qcow2_level(void) { return (int)env_number("IMGBUILD_QCOW2_LEVEL", QCOW2_DEFAULT_LEVEL); }
 
 /* Our writer for the qcow2 and/or VHD temp files (NULL: not wanted), in one
  * pass.  Reports its own errors. */

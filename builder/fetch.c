@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "install.h"
+#include "options.h"
 #include "progress.h"
 #include "util.h"
 
@@ -858,15 +859,7 @@ out:
 
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static int fetch_jobs(void) {
-        const char *e = getenv("IMGBUILD_FETCH_JOBS");
-        if (e && *e) {
-                char *end;
-                long v = strtol(e, &end, 10);
-                if (!*end && v >= 1 && v <= 64) return (int)v;
-        }
-        return FETCH_DEFAULT_JOBS;
-}
+static int fetch_jobs(void) { return (int)env_number("IMGBUILD_FETCH_JOBS", FETCH_DEFAULT_JOBS); }
 
 int fetch_start(build_ctx *ctx, const plan *p, const lock *l, bool streamed, fetch_run **ret,
                 char ***ret_header_paths) {

@@ -211,6 +211,15 @@ static bool env_value_ok(const env_rule *r, const char *v) {
         return *v && !*end && !errno && n >= r->min && n <= r->max;
 }
 
+long long env_number(const char *name, long long fallback) {
+        const char *v = getenv(name);
+        if (!v || !*v) return fallback;
+        for (size_t i = 0; i < sizeof env_rules / sizeof env_rules[0]; i++)
+                if (!strcmp(env_rules[i].name, name) && !env_rules[i].words && !env_rules[i].boolean)
+                        return env_value_ok(&env_rules[i], v) ? strtoll(v, NULL, 10) : fallback;
+        return fallback;
+}
+
 int env_check(void) {
         for (size_t i = 0; i < sizeof env_rules / sizeof env_rules[0]; i++) {
                 const env_rule *r = &env_rules[i];

@@ -71,4 +71,9 @@ int plan_load(const plan_options *o, plan **ret_plan, char ***warnings, char **r
  * ERR_INPUT after printing the error. */
 int env_check(void);
 
+/* A numeric IMGBUILD_* variable's value by env_check's rules, or fallback
+ * when it is unset or not one env_check accepts (reached by the test
+ * drivers, which skip env_check).  The one parser of these values. */
+long long env_number(const char *name, long long fallback);
+
 #endif

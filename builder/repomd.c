@@ -26,6 +26,7 @@
 #include <solv/repo_write.h>
 #include <solv/solv_xfopen.h>
 
+#include "options.h"
 #include "util.h"
 
 void repomd_info_free(repomd_info *info) {
@@ -38,11 +39,7 @@ void repomd_info_free(repomd_info *info) {
 
 /* ---- download ----------------------------------------------------------- */
 
-static int connect_timeout(void) {
-        const char *e = getenv("IMGBUILD_CONNECT_TIMEOUT");
-        int t = e ? atoi(e) : 0;
-        return t > 0 ? t : REPOMD_CONNECT_TIMEOUT;
-}
+static int connect_timeout(void) { return (int)env_number("IMGBUILD_CONNECT_TIMEOUT", REPOMD_CONNECT_TIMEOUT); }
 
 static int progress_cb(void *p, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
         (void)p, (void)a, (void)b, (void)c, (void)d;

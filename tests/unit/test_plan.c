@@ -257,7 +257,8 @@ static void test_hvm_on_aliyun2(void) {
 }
 
 /* Tuning variables: accepted values pass, anything else is an error that
- * names the variable and the value. */
+ * names the variable and the value; env_number reads the accepted numbers
+ * and falls back on anything else. */
 static void test_env_check(void) {
         static const struct { const char *name, *value; bool ok; } cases[] = {
                 { "IMGBUILD_QCOW2_LEVEL", "6", true },     { "IMGBUILD_QCOW2_LEVEL", "0", false },
@@ -277,7 +278,13 @@ static void test_env_check(void) {
                 int saved = stderr_capture_start();
                 int r = env_check();
                 char *log = stderr_capture_end(saved);
+                /* env_number: the value env_check accepts, else the fallback */
+                bool numeric = strstr("IMGBUILD_QCOW2_LEVEL IMGBUILD_FETCH_JOBS IMGBUILD_CONNECT_TIMEOUT "
+                                      "IMGBUILD_CLUSTER_CACHE_MB", cases[i].name) != NULL;
+                long long want_n = numeric && cases[i].ok ? strtoll(cases[i].value, NULL, 10) : -7;
+                CHECK(env_number(cases[i].name, -7) == want_n);
                 unsetenv(cases[i].name);
+                CHECK(env_number(cases[i].name, -7) == -7);
                 if (cases[i].ok) {
                         CHECK_INTEQ(r, 0);
                         CHECK_STREQ(log, "");
