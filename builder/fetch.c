@@ -647,6 +647,16 @@ static fetch_job *take_job(fetch_run *run) {
         return NULL;
 }
 
+/* j has its result (in this process, or reported by the child's record). */
+static void mark_done(fetch_run *run, fetch_job *j) {
+        j->state = JOB_DONE;
+        run->ndone++;
+        run->bytes_done += j->pkg->size;
+        char *nevra = lock_package_nevra(j->pkg);
+        progress_update(run->pr, run->bytes_done, nevra);
+        free(nevra);
+}
+
 static void send_record(const fetch_run *run, size_t i) {
         const fetch_job *j = &run->jobs[i];
         /* at most PIPE_BUF in all: one write() is one whole record */
@@ -688,12 +698,7 @@ static void *worker(void *arg) {
                         j->state = JOB_HEADER;
                         continue;
                 }
-                j->state = JOB_DONE;
-                run->ndone++;
-                run->bytes_done += j->pkg->size;
-                char *nevra = lock_package_nevra(j->pkg);
-                progress_update(run->pr, run->bytes_done, nevra);
-                free(nevra);
+                mark_done(run, j);
                 if (run->second_pass) send_record(run, i);
                 if (j->r < 0) break;            /* fail fast: first error ends the stage */
         }
@@ -796,12 +801,7 @@ static bool read_records(fetch_run *run) {
                         free(j->url);
                         j->url = rec.url_len ? xstrndup(str + rec.path_len, rec.url_len) : NULL;
                         j->error = rec.error_len ? xstrndup(str + rec.path_len + rec.url_len, rec.error_len) : NULL;
-                        j->state = JOB_DONE;
-                        run->ndone++;
-                        run->bytes_done += j->pkg->size;
-                        char *nevra = lock_package_nevra(j->pkg);
-                        progress_update(run->pr, run->bytes_done, nevra);
-                        free(nevra);
+                        mark_done(run, j);
                 }
                 off += len;
         }
