@@ -29,8 +29,8 @@ BOUND = {
     "vhd": "writing the VHD (disk writes; qemu-img reads the whole 20 GiB raw)",
     "rootcache": "mounting the cached root as an overlayfs lower layer",
     "rootstore": "moving the installed root into the cache (a rename) and mounting it back as an overlay",
-    "install": "librpm's file-by-file unpack, ~20k files: on a journalled ext4 about as long as a plain cp -a of "
-               "the tree (bench/install); on this VM's journal-less root file system longer, and varying with what "
+    "install": "librpm's file-by-file unpack, ~20k files: on a journalled ext4 about as long as laying the same "
+               "tree with tar -x (bench/install); on this VM's journal-less root file system longer, and varying with what "
                "was deleted before (ext4's recently-deleted inode scan); on tmpfs ~37% kernel, 14% zstd, 7% sqlite "
                "(perf)",
     "dnf": "dnf: metadata load, depsolve, rpm payload decompression + writes + scriptlets",
@@ -247,8 +247,8 @@ md.append("\nThe peer has no incremental path: its incremental rows compare agai
 fl = med(inst_floor)
 floor_s = ""
 if fl is not None and io and idn:
-    floor_s = ("The disk's floor for any installer, measured in the same install runs: `cp -a` of our installed "
-               "tree onto a fresh ext4 took %s s (median of %d), %.2f× dnf's time there; our fetch+install is %.2f× "
+    floor_s = ("The disk's floor for any installer, measured in the same install runs: `tar -x` of our installed "
+               "tree (an uncompressed tar in memory) onto a fresh ext4 took %s s (median of %d), %.2f× dnf's time there; our fetch+install is %.2f× "
                "that floor.\n" % (fmt(fl, 1), len(inst_floor), fl / idn, io / fl))
     md.append(floor_s)
 if sizes:

@@ -420,6 +420,28 @@ static int forget_empty_rpmdb(rpmts ts, const char *root, char **ret_error) {
 }
 
 /* rpm's install order (indexes into st->pkgs) to where the packages come from. */
+/* Read the package (or header) file at path into *h; false if rpm cannot
+ * (its messages are in the state's errors). */
+static bool read_header(rpmts ts, const char *path, Header *h) {
+        headerFree(*h);
+        *h = NULL;
+        FD_t fd = Fopen(path, "r.ufdio");
+        rpmRC rc = RPMRC_FAIL;
+        if (fd && !Ferror(fd)) rc = rpmReadPackageFile(ts, fd, path, h);
+        if (fd) Fclose(fd);
+        return rc == RPMRC_OK || rc == RPMRC_NOKEY || rc == RPMRC_NOTTRUSTED;
+}
+
+/* Whether h is the package the lock names. */
+static bool header_is(Header h, const lock_package *lp) {
+        char *want = xasprintf("%s-%s-%s.%s", lp->name, lp->version, lp->release, lp->arch);
+        char *nvra = headerGetAsString(h, RPMTAG_NVRA);
+        bool same = nvra && !strcmp(nvra, want) && headerGetNumber(h, RPMTAG_EPOCH) == lp->epoch;
+        free(want);
+        free(nvra);
+        return same;
+}
+
 static void pass_order(rpmts ts, const inst_state *st) {
         size_t *order = xcalloc(st->n ? st->n : 1, sizeof(size_t)), k = 0;
         rpmtsi it = rpmtsiInit(ts);
@@ -496,36 +518,42 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 const lock_package *lp = &l->packages[i];
                 inst_pkg *ip = &st.pkgs[i];
                 ip->lp = lp;
-                ip->path = rpm_paths[i];
                 char *nevra = lock_package_nevra(lp);
-                FD_t fd = Fopen(rpm_paths[i], "r.ufdio");
                 Header h = NULL;
-                rpmRC rc = RPMRC_FAIL;
-                if (fd && !Ferror(fd)) rc = rpmReadPackageFile(ts, fd, rpm_paths[i], &h);
-                if (fd) Fclose(fd);
-                if (rc != RPMRC_OK && rc != RPMRC_NOKEY && rc != RPMRC_NOTTRUSTED) {
+                const char *path = rpm_paths[i];
+                bool readable = read_header(ts, path, &h);
+                if (!(readable && header_is(h, lp)) && pending) {
+                        /* A header fetched by range that is not the lock's
+                         * package: the whole, verified file tells a bad
+                         * download (fetch reports it, naming the URL) from a
+                         * package that is wrong itself. */
+                        path = pending->wait(pending->data, i);
+                        if (!path) {
+                                r = ERR_FETCH;
+                                log_error("install: stopped: %s could not be downloaded", nevra);
+                                free(nevra);
+                                goto fail;
+                        }
+                        free(st.errors);
+                        st.errors = NULL;
+                        readable = read_header(ts, path, &h);
+                }
+                ip->path = path;
+                if (!readable) {
                         log_error("install: %s: %s is not a readable rpm package (corrupt or truncated)%s%s", nevra,
-                                  rpm_paths[i], st.errors ? ": " : "", st.errors ? st.errors : "");
+                                  path, st.errors ? ": " : "", st.errors ? st.errors : "");
                         free(nevra);
                         headerFree(h);
                         goto fail;
                 }
-                /* The file must be the package the lock names. */
-                char *hn = headerGetAsString(h, RPMTAG_NEVRA);
-                char *ln = xasprintf("%s-%s-%s.%s", lp->name, lp->version, lp->release, lp->arch);
-                char *he = headerGetAsString(h, RPMTAG_NVRA);
-                bool same = he && !strcmp(he, ln) && headerGetNumber(h, RPMTAG_EPOCH) == lp->epoch;
-                free(ln);
-                if (!same) {
-                        log_error("install: %s: %s contains %s", nevra, rpm_paths[i], hn ? hn : "?");
+                if (!header_is(h, lp)) {
+                        char *hn = headerGetAsString(h, RPMTAG_NEVRA);
+                        log_error("install: %s: %s contains %s", nevra, path, hn ? hn : "?");
                         free(hn);
-                        free(he);
                         free(nevra);
                         headerFree(h);
                         goto fail;
                 }
-                free(hn);
-                free(he);
                 if (install_needs_file_digests(p, lp->repo_id, headerIsEntry(h, RPMTAG_PAYLOADDIGEST)))
                         check_file_digests = true;
                 int ar = rpmtsAddInstallElement(ts, h, (fnpyKey)ip, 0, NULL);

@@ -25,8 +25,8 @@
 
 /* Packages that are still downloading (fetch.h's fetch_source): rpm reads
  * the headers from rpm_paths, install passes rpm's order to prefer(), and
- * asks wait() for each whole, verified file when rpm needs its payload
- * (NULL: it could not be had). */
+ * asks wait() for each whole, verified file when rpm needs its payload, or
+ * when a header will not read (NULL: it could not be had). */
 typedef struct install_source {
         const char *(*wait)(void *data, size_t i);
         void (*prefer)(void *data, const size_t *order, size_t n);

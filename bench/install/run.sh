@@ -8,8 +8,8 @@
 #              the root is a rename); each tool gets its own freshly made
 #              ext4 with mkfs.ext4's defaults (journalled, as a build host's
 #              file system is), on a loop device; with it, the disk's floor
-#              for any installer: cp -a of our installed tree onto a third
-#              fresh one;
+#              for any installer: tar -x of our installed tree (from an
+#              uncompressed tar in memory) onto a third fresh one;
 #   VM root    the same two runs on this machine's own root file system,
 #              as it is (here: ext4 without a journal, whose inode allocator
 #              checks every inode deleted in the last minutes, ext4's
@@ -65,10 +65,12 @@ fresh_fs() {
 fresh_fs fs-ours; fresh_fs fs-dnf; fresh_fs fs-floor
 ours=$(timed ours env IMGBUILD_CACHE_DIR="$w/fs-ours/cache" "$w/driver" --lock "$w/http.lock" --root "$w/fs-ours/root" --rpmdb bdb)
 dnf=$(timed dnf env TMPDIR="$w/fs-dnf" "$T/dnf-install.sh" "$w/http.lock" "$w/fs-dnf/root")
-# the disk's floor for any installer: writing the same tree (cp -a of ours,
-# its source in the page cache) onto a fresh ext4 of its own
-floor=$(timed floor cp -a "$w/fs-ours/root" "$w/fs-floor/root")
-rm -rf "$w/fs-ours/root" "$w/fs-dnf/root" "$w/fs-floor/root"
+# the disk's floor for any installer: laying the same tree (ours, from an
+# uncompressed tar in memory) onto a fresh ext4 of its own with tar -x
+tar -C "$w/fs-ours/root" --numeric-owner -cf "$w/tmpfs/root.tar" .
+mkdir "$w/fs-floor/root"
+floor=$(timed floor tar -C "$w/fs-floor/root" --numeric-owner -xpf "$w/tmpfs/root.tar")
+rm -rf "$w/fs-ours/root" "$w/fs-dnf/root" "$w/fs-floor/root" "$w/tmpfs/root.tar"
 # 2. the same two on this machine's root file system as it is
 vmours=$(timed vmours env IMGBUILD_CACHE_DIR="$w/cache1" "$w/driver" --lock "$w/http.lock" --root "$w/ours" --rpmdb bdb)
 vmdnf=$(timed vmdnf "$T/dnf-install.sh" "$w/http.lock" "$w/dnf")
@@ -93,5 +95,5 @@ printf 'ratio staged/dnf:       %.2fx (IMGBUILD_ROOTCACHE=0, against dnf as it i
 printf 'ratio staged/dnf-tmpfs: %.2fx (both roots in memory)\n' "$(r "$staged" "$dnfmem")"
 printf 'ratio vm-root:          %.2fx (both roots on the VM root fs)\n' "$(r "$vmours" "$vmdnf")"
 printf 'ratio: %.2fx dnf (goal <= 0.5; both roots on disk, each on a fresh ext4, as a default build installs)\n' "$(r "$ours" "$dnf")"
-printf 'write floor on disk:          %.1fs (cp -a of the installed tree: %.2fx dnf; ours is %.2fx the floor)\n' \
+printf 'write floor on disk:          %.1fs (tar -x of the installed tree: %.2fx dnf; ours is %.2fx the floor)\n' \
         "$floor" "$(r "$floor" "$dnf")" "$(r "$ours" "$floor")"

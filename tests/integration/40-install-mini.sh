@@ -120,6 +120,27 @@ ls "$WORK"/*/headers 2>/dev/null && bad "header files left behind" || true
 # install: the fetch's exit code and message, the root removed
 "$T/lockedit.py" range.lock rsum.lock tfiles checksum=1111111111111111111111111111111111111111111111111111111111111111
 IMGBUILD_CACHE_DIR=$WORK/cache-s expect streamed-checksum 4 "tfiles-1.0-1.x86_64.*checksum mismatch" "$WORK/r-e0" -- --lock rsum.lock --repo "$KEY"
+# a header rpm cannot read (the mirror's copy is corrupt): the whole
+# download decides, and the fetch's message names the URL, not a work file
+tf=$(/usr/bin/python3 -c 'import json,sys
+print([p["location"] for p in json.load(open(sys.argv[1]))["packages"] if p["name"] == "tfiles"][0])' range.lock)
+mkdir -p "$(dirname "$M/repo/bad/$tf")"
+/usr/bin/python3 - "$M/repo/$tf" "$M/repo/bad/$tf" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+il, dl = int.from_bytes(b[104:108], "big"), int.from_bytes(b[108:112], "big")
+h = 96 + (16 + 16 * il + dl + 7) // 8 * 8     # the header, after the padded signature
+assert b[h:h + 3] == b"\x8e\xad\xe8"
+b[h + 16:h + 48] = b"\xff" * 32               # its first two index entries
+open(sys.argv[2], "wb").write(b)
+PY
+"$T/lockedit.py" range.lock rhdr.lock tfiles "location=bad/$tf"
+cp -a "$WORK/cache-s" "$WORK/cache-h"            # tsetup cached, tfiles to download
+rm "$WORK/cache-h/packages/sha256/$(/usr/bin/python3 -c 'import json,sys
+print([p["checksum"] for p in json.load(open(sys.argv[1]))["packages"] if p["name"] == "tfiles"][0])' range.lock).rpm"
+IMGBUILD_CACHE_DIR=$WORK/cache-h expect streamed-bad-header 4 "tfiles-1.0-1.x86_64 (http://127.0.0.1:$port/bad/.*checksum mismatch" \
+  "$WORK/r-e00" -- --lock rhdr.lock --repo "$KEY"
+grep -q 'rpm-header' streamed-bad-header.out && bad "the bad header's error names a work file" || true
 kill $srv; wait $srv 2>/dev/null || true
 (cd "$M/repo" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) & srv=$!
 for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/repodata/repomd.xml" >/dev/null && break; sleep 0.1; done
