@@ -248,8 +248,9 @@ fl = med(inst_floor)
 floor_s = ""
 if fl is not None and io and idn:
     floor_s = ("The disk's floor for any installer, measured in the same install runs: `tar -x` of our installed "
-               "tree (an uncompressed tar in memory) onto a fresh ext4 took %s s (median of %d), %.2f× dnf's time there; our fetch+install is %.2f× "
-               "that floor.\n" % (fmt(fl, 1), len(inst_floor), fl / idn, io / fl))
+               "tree (an uncompressed tar in memory) onto a fresh ext4 took %s s (median of %d; %.1f–%.1f s), %.2f× dnf's time "
+               "there; our fetch+install is %.2f× that floor.\n" % (fmt(fl, 1), len(inst_floor), min(inst_floor),
+                                                                   max(inst_floor), fl / idn, io / fl))
     md.append(floor_s)
 if sizes:
     md.append("Output sizes (allocated, median MiB): " + ", ".join(
@@ -289,19 +290,21 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
                          "first." % (t, fmt(o, 1), fmt(p, 1), tg))
             if "tmpfs" in t:
                 notes.append("  Where our time goes in memory (perf and timestamps of one install): rpm's test "
-                             "transaction 0.3 s and the real one 2.0–2.4 s, of which ~40%% is kernel time for "
+                             "transaction 0.3 s and the real one 2.0–2.4 s, of which ~40% is kernel time for "
                              "rpm's ~36 system calls per file (a fresh walk from / to each file's directory, a temp "
-                             "name and a rename, fchown, fchmod, utimensat), 14%% zstd and 7%% sqlite; fetching the "
+                             "name and a rename, fchown, fchmod, utimensat), 14% zstd and 7% sqlite; fetching the "
                              "headers and staging the root take 0.25 s, the bdb database 0.1 s. Both tools run "
                              "the same two librpm transactions; fewer system calls per file would need our own "
                              "unpacker in place of rpm's.")
             if "VM's root" in t:
                 notes.append("  This file system has no journal, and ext4 then makes every new inode skip the "
                              "inodes deleted in the last minutes (recently_deleted(), one buffer-cache lookup per "
-                             "candidate): perf of one install there after a large rm put 9.6%% of all samples in "
+                             "candidate): perf of one install there after a large rm put 9.6% of all samples in "
                              "find_inode_bit. Both installers create the same ~20k inodes, so the cost, which "
                              "depends on what was deleted before the run, adds the same to both and pulls the ratio "
                              "towards 1.")
+        elif t.startswith("solve") and o and p:
+            notes.append("- **%s**: %s vs %s s, %.2f× faster (target %s)." % (t, fmt(o, 3), fmt(p, 3), p / o, tg))
         else:
             notes.append("- **%s**: %s vs %s s (target %s)." % (t, fmt(o, 2), fmt(p, 2), tg))
 if notes:
