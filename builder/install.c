@@ -419,7 +419,6 @@ static int forget_empty_rpmdb(rpmts ts, const char *root, char **ret_error) {
         return r < 0 ? -1 : 0;
 }
 
-/* rpm's install order (indexes into st->pkgs) to where the packages come from. */
 /* Read the package (or header) file at path into *h; false if rpm cannot
  * (its messages are in the state's errors). */
 static bool read_header(rpmts ts, const char *path, Header *h) {
@@ -442,6 +441,7 @@ static bool header_is(Header h, const lock_package *lp) {
         return same;
 }
 
+/* rpm's install order (indexes into st->pkgs) to where the packages come from. */
 static void pass_order(rpmts ts, const inst_state *st) {
         size_t *order = xcalloc(st->n ? st->n : 1, sizeof(size_t)), k = 0;
         rpmtsi it = rpmtsiInit(ts);
