@@ -713,10 +713,15 @@ static void *worker(void *arg) {
 
 static int fetch_jobs(void);
 
+/* Downloads at a time for run: IMGBUILD_FETCH_JOBS, at most one per package. */
+static int worker_count(const fetch_run *run) {
+        int njobs = fetch_jobs();
+        return (size_t)njobs > run->n ? (int)(run->n ? run->n : 1) : njobs;
+}
+
 /* Runs the workers of a pass and waits for them. */
 static void run_pass(fetch_run *run) {
-        int njobs = fetch_jobs();
-        if ((size_t)njobs > run->n) njobs = (int)(run->n ? run->n : 1);
+        int njobs = worker_count(run);
         pthread_t *th = xcalloc((size_t)njobs, sizeof(pthread_t));
         int started = 0;
         for (int t = 0; t < njobs; t++) {
@@ -932,9 +937,8 @@ int fetch_start(build_ctx *ctx, const plan *p, const lock *l, bool streamed, fet
                                  j->pkg->name, j->pkg->repo_id);
         }
 
-        int njobs = fetch_jobs();
-        if ((size_t)njobs > run->n) njobs = (int)(run->n ? run->n : 1);
-        log_info("fetching %zu packages (%.1f MiB, %d at a time)", run->n, (double)total / 1048576.0, njobs);
+        log_info("fetching %zu packages (%.1f MiB, %d at a time)", run->n, (double)total / 1048576.0,
+                 worker_count(run));
         /* A streamed run's headers are quick; its payloads get a bar of their own. */
         if (!streamed) run->pr = progress_new("download", total, "B");
         run_pass(run);

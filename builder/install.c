@@ -522,7 +522,8 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 Header h = NULL;
                 const char *path = rpm_paths[i];
                 bool readable = read_header(ts, path, &h);
-                if (!(readable && header_is(h, lp)) && pending) {
+                bool locked = readable && header_is(h, lp);
+                if (!locked && pending) {
                         /* A header fetched by range that is not the lock's
                          * package: the whole, verified file tells a bad
                          * download (fetch reports it, naming the URL) from a
@@ -537,6 +538,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                         free(st.errors);
                         st.errors = NULL;
                         readable = read_header(ts, path, &h);
+                        locked = readable && header_is(h, lp);
                 }
                 ip->path = path;
                 if (!readable) {
@@ -546,7 +548,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                         headerFree(h);
                         goto fail;
                 }
-                if (!header_is(h, lp)) {
+                if (!locked) {
                         char *hn = headerGetAsString(h, RPMTAG_NEVRA);
                         log_error("install: %s: %s contains %s", nevra, path, hn ? hn : "?");
                         free(hn);

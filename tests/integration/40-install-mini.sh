@@ -122,8 +122,12 @@ ls "$WORK"/*/headers 2>/dev/null && bad "header files left behind" || true
 IMGBUILD_CACHE_DIR=$WORK/cache-s expect streamed-checksum 4 "tfiles-1.0-1.x86_64.*checksum mismatch" "$WORK/r-e0" -- --lock rsum.lock --repo "$KEY"
 # a header rpm cannot read (the mirror's copy is corrupt): the whole
 # download decides, and the fetch's message names the URL, not a work file
-tf=$(/usr/bin/python3 -c 'import json,sys
-print([p["location"] for p in json.load(open(sys.argv[1]))["packages"] if p["name"] == "tfiles"][0])' range.lock)
+# tfiles_field FIELD: that field of tfiles's entry in range.lock
+tfiles_field() {
+  /usr/bin/python3 -c 'import json,sys
+print([p[sys.argv[2]] for p in json.load(open(sys.argv[1]))["packages"] if p["name"] == "tfiles"][0])' range.lock "$1"
+}
+tf=$(tfiles_field location)
 mkdir -p "$(dirname "$M/repo/bad/$tf")"
 /usr/bin/python3 - "$M/repo/$tf" "$M/repo/bad/$tf" <<'PY'
 import sys
@@ -136,8 +140,7 @@ open(sys.argv[2], "wb").write(b)
 PY
 "$T/lockedit.py" range.lock rhdr.lock tfiles "location=bad/$tf"
 cp -a "$WORK/cache-s" "$WORK/cache-h"            # tsetup cached, tfiles to download
-rm "$WORK/cache-h/packages/sha256/$(/usr/bin/python3 -c 'import json,sys
-print([p["checksum"] for p in json.load(open(sys.argv[1]))["packages"] if p["name"] == "tfiles"][0])' range.lock).rpm"
+rm "$WORK/cache-h/packages/sha256/$(tfiles_field checksum).rpm"
 IMGBUILD_CACHE_DIR=$WORK/cache-h expect streamed-bad-header 4 "tfiles-1.0-1.x86_64 (http://127.0.0.1:$port/bad/.*checksum mismatch" \
   "$WORK/r-e00" -- --lock rhdr.lock --repo "$KEY"
 grep -q 'rpm-header' streamed-bad-header.out && bad "the bad header's error names a work file" || true
