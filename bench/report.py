@@ -204,7 +204,8 @@ target_row("install vs dnf, both roots on disk, each on a fresh ext4 (mkfs.ext4 
            idn, None, None, "≤ 0.5× dnf", None if io is None or idn is None else io <= 0.5 * idn, len(inst_ours))
 ivo, ivd = med(inst_vm_ours), med(inst_vm_dnf)
 if inst_vm_ours:
-    target_row("install vs dnf, both roots on this VM's root file system (%s)" % inst_vm_fs, ivo, ivd, None, None,
+    target_row("install vs dnf, both roots on this VM's root file system (%s; the two take turns going first, "
+               "and the bench deletes nothing there until it ends)" % inst_vm_fs, ivo, ivd, None, None,
                "≤ 0.5× dnf", None if ivo is None or ivd is None else ivo <= 0.5 * ivd, len(inst_vm_ours))
 if inst_staged:
     target_row("install staged in memory (IMGBUILD_ROOTCACHE=0) vs dnf onto disk", ist, idn, None, None, "≤ 0.5× dnf",
@@ -302,7 +303,8 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
                              "candidate): perf of one install there after a large rm put 9.6% of all samples in "
                              "find_inode_bit. Both installers create the same ~20k inodes, so the cost, which "
                              "depends on what was deleted before the run, adds the same to both and pulls the ratio "
-                             "towards 1.")
+                             "towards 1. The install bench therefore keeps what it would delete until the whole "
+                             "bench ends, and alternates which tool goes first there.")
         elif t.startswith("solve") and o and p:
             notes.append("- **%s**: %s vs %s s, %.2f× faster (target %s)." % (t, fmt(o, 3), fmt(p, 3), p / o, tg))
         else:

@@ -140,7 +140,9 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
         for r in $(seq "$rounds"); do
                 for k in $(seq "${INSTALL_RUNS:-2}"); do
                         echo "--- install vs dnf, round $r, run $k"
-                        "$top/bench/install/run.sh" > "$raw/install-$r-$k.log" 2>&1 ||
+                        first=ours; [ $(((r + k) % 2)) = 1 ] && first=dnf
+                        BENCH_BURY="$W/buried" BENCH_FIRST=$first \
+                                "$top/bench/install/run.sh" > "$raw/install-$r-$k.log" 2>&1 ||
                                 echo "bench: install bench failed (see $raw/install-$r-$k.log)"
                         grep '^ratio' "$raw/install-$r-$k.log" || true
                 done

@@ -13,7 +13,8 @@
 #   VM root    the same two runs on this machine's own root file system,
 #              as it is (here: ext4 without a journal, whose inode allocator
 #              checks every inode deleted in the last minutes, ext4's
-#              recently_deleted(), so its times depend on what ran before);
+#              recently_deleted(), so its times depend on what ran before:
+#              under bench/run.sh nothing is deleted there until the end);
 #   staged     ours staged in memory (a build with IMGBUILD_ROOTCACHE=0)
 #              against dnf onto disk as it is usually run, and both in
 #              memory.
@@ -23,7 +24,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 T=$top/tests/install
 w=$(mktemp -d "${TMPDIR:-/var/tmp}/imgbuild-bench.XXXXXX")
 srv=
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$w"; }
+# BENCH_BURY=DIR (bench/run.sh sets it): move this run's files into DIR
+# at exit instead of deleting them, so that the next run's VM root row
+# does not pay for ~40k inodes freed just before it (see above)
+gone() { if [ -n "${BENCH_BURY:-}" ]; then mkdir -p "$BENCH_BURY" && mv "$@" "$(mktemp -u -d "$BENCH_BURY/XXXXXX")"; else rm -rf "$@"; fi; }
+cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; gone "$w"; }
 trap cleanup EXIT
 fx=${FIXTURE:-/var/cache/imgbuild/fixture/current}
 lock=${1:-}
@@ -71,10 +76,14 @@ tar -C "$w/fs-ours/root" --numeric-owner -cf "$w/tmpfs/root.tar" .
 mkdir "$w/fs-floor/root"
 floor=$(timed floor tar -C "$w/fs-floor/root" --numeric-owner -xpf "$w/tmpfs/root.tar")
 rm -rf "$w/fs-ours/root" "$w/fs-dnf/root" "$w/fs-floor/root" "$w/tmpfs/root.tar"
-# 2. the same two on this machine's root file system as it is
-vmours=$(timed vmours env IMGBUILD_CACHE_DIR="$w/cache1" "$w/driver" --lock "$w/http.lock" --root "$w/ours" --rpmdb bdb)
-vmdnf=$(timed vmdnf "$T/dnf-install.sh" "$w/http.lock" "$w/dnf")
-rm -rf "$w/ours" "$w/dnf"
+# 2. the same two on this machine's root file system as it is; the one
+#    that goes second runs later after whatever the machine freed before,
+#    so BENCH_FIRST=dnf (bench/run.sh alternates it) swaps the order
+vmrun() { case $1 in
+        ours) vmours=$(timed vmours env IMGBUILD_CACHE_DIR="$w/cache1" "$w/driver" --lock "$w/http.lock" --root "$w/ours" --rpmdb bdb) ;;
+        dnf) vmdnf=$(timed vmdnf "$T/dnf-install.sh" "$w/http.lock" "$w/dnf") ;;
+esac; }
+if [ "${BENCH_FIRST:-ours}" = dnf ]; then vmrun dnf; vmrun ours; else vmrun ours; vmrun dnf; fi
 # 3. as a build with the root cache off installs (install_staging_root: the
 #    scratch tmpfs here), and dnf onto a tmpfs too: the same footing (our
 #    package cache in memory as well: dnf keeps its downloads in the root)
