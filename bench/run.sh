@@ -21,7 +21,7 @@
 # /proc every 0.2 s) come from bench/measure.py.  Results:
 # bench/results/results.md, bench.png, README-performance.md; raw logs and
 # JSON in bench/results/<timestamp>.raw/ (not in git).
-#   ROUNDS=N  INSTALL_RUNS=2  SOLVE_N=10000  SKIP_SOLVE=1  SKIP_INSTALL=1  FIXTURE=DIR
+#   ROUNDS=N  INSTALL_RUNS=3  SOLVE_N=10000  SKIP_SOLVE=1  SKIP_INSTALL=1  FIXTURE=DIR
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${ROUNDS:-3}
@@ -135,10 +135,10 @@ done
 cp "$W/motd.orig" "$motd"; cp "$W/sysctl.orig" "$sysctl"
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
-        # INSTALL_RUNS per round (default 2): a run is about a minute, and
+        # INSTALL_RUNS per round (default 3): a run is about a minute, and
         # its disk rows are the noisiest of the bench
         for r in $(seq "$rounds"); do
-                for k in $(seq "${INSTALL_RUNS:-2}"); do
+                for k in $(seq "${INSTALL_RUNS:-3}"); do
                         echo "--- install vs dnf, round $r, run $k"
                         first=ours; [ $(((r + k) % 2)) = 1 ] && first=dnf
                         BENCH_BURY="$W/buried" BENCH_FIRST=$first \
