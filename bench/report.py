@@ -299,8 +299,8 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
                              "unpacker in place of rpm's.")
             if "VM's root" in t:
                 notes.append("  This file system has no journal. There dnf's syncs (strace: 215 fsync and 1,080 "
-                             "fdatasync calls per install, its rpm database's) cost no journal commit: dnf took %s s here against %s s on the fresh ext4, while ours took %s "
-                             "against %s s, so the ratio is higher here. Without a journal ext4 also makes every new "
+                             "fdatasync calls per install, its rpm database's) cost no journal commit: dnf took %s s "
+                             "here against %s s on the fresh ext4, while ours took %s against %s s, so the ratio is higher here. Without a journal ext4 also makes every new "
                              "inode skip the inodes deleted in the last minutes (recently_deleted(); perf of one "
                              "install after a large rm put 9.6%% of all samples in find_inode_bit), which adds the "
                              "same to both tools and depends on what ran before; the install bench therefore deletes "
