@@ -249,9 +249,9 @@ fl = med(inst_floor)
 floor_s = ""
 if fl is not None and io and idn:
     floor_s = ("The disk's floor for any installer, measured in the same install runs: `tar -x` of our installed "
-               "tree (an uncompressed tar in memory) onto a fresh ext4 took %s s (median of %d; %.1f–%.1f s), %.2f× dnf's time "
-               "there; our fetch+install is %.2f× that floor.\n" % (fmt(fl, 1), len(inst_floor), min(inst_floor),
-                                                                   max(inst_floor), fl / idn, io / fl))
+               "tree (an uncompressed tar in memory) onto a fresh ext4 took %s s (median of %d; %.1f–%.1f s), "
+               "%.2f× dnf's time there; our fetch+install is %.2f× that floor.\n"
+               % (fmt(fl, 1), len(inst_floor), min(inst_floor), max(inst_floor), fl / idn, io / fl))
     md.append(floor_s)
 if sizes:
     md.append("Output sizes (allocated, median MiB): " + ", ".join(
@@ -300,7 +300,8 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
             if "VM's root" in t:
                 notes.append("  This file system has no journal. There dnf's syncs (strace: 215 fsync and 1,080 "
                              "fdatasync calls per install, its rpm database's) cost no journal commit: dnf took %s s "
-                             "here against %s s on the fresh ext4, while ours took %s against %s s, so the ratio is higher here. Without a journal ext4 also makes every new "
+                             "here against %s s on the fresh ext4, while ours took %s against %s s, so the ratio "
+                             "is higher here. Without a journal ext4 also makes every new "
                              "inode skip the inodes deleted in the last minutes (recently_deleted(); perf of one "
                              "install after a large rm put 9.6%% of all samples in find_inode_bit), which adds the "
                              "same to both tools and depends on what ran before; the install bench therefore deletes "

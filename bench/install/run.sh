@@ -22,13 +22,13 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 T=$top/tests/install
-w=$(mktemp -d "${TMPDIR:-/var/tmp}/imgbuild-bench.XXXXXX")
-srv=
-# BENCH_BURY=DIR (bench/run.sh sets it): move this run's files into DIR
-# at exit instead of deleting them, so that the next run's VM root row
+# BENCH_BURY=DIR (bench/run.sh sets it, deleting DIR when it ends): this
+# run's files go in DIR and stay there, so that the next run's VM root row
 # does not pay for ~40k inodes freed just before it (see above)
-gone() { if [ -n "${BENCH_BURY:-}" ]; then mkdir -p "$BENCH_BURY" && mv "$@" "$(mktemp -u -d "$BENCH_BURY/XXXXXX")"; else rm -rf "$@"; fi; }
-cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; gone "$w"; }
+[ -n "${BENCH_BURY:-}" ] && mkdir -p "$BENCH_BURY"
+w=$(mktemp -d "${BENCH_BURY:-${TMPDIR:-/var/tmp}}/imgbuild-bench.XXXXXX")
+srv=
+cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; [ -n "${BENCH_BURY:-}" ] || rm -rf "$w"; }
 trap cleanup EXIT
 fx=${FIXTURE:-/var/cache/imgbuild/fixture/current}
 lock=${1:-}
