@@ -2,7 +2,7 @@
 # `make deps`, `make fuzz`, `make bench`.
 
 CC      ?= gcc
-PKGS    := libsolv libsolvext rpm libguestfs zlib libcurl inih json-c yaml-0.1
+PKGS    := libsolv libsolvext rpm libguestfs zlib libzstd liblzma libcurl inih json-c yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb -lpthread -lcrypt
 WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
@@ -21,7 +21,7 @@ FUZZ_OBJS  := $(LIB_SRCS:builder/%.c=build/fuzzobj/%.o)
 FUZZ_SECONDS ?= 20
 
 .SECONDARY: $(FUZZ_OBJS)
-.PHONY: all check check-quick check-unit check-fuzz check-integration fixture demo deps fuzz bench clean
+.PHONY: print-flags print-libs all check check-quick check-unit check-fuzz check-integration fixture demo deps fuzz bench clean
 
 all: builder/imgbuild
 
@@ -85,7 +85,7 @@ bench: builder/imgbuild
 	bench/run.sh
 
 DEPS := build-essential pkg-config clang libclang-rt-14-dev \
-	libsolv-dev libsolvext-dev librpm-dev libguestfs-dev zlib1g-dev libcurl4-openssl-dev \
+	libsolv-dev libsolvext-dev librpm-dev libguestfs-dev zlib1g-dev libzstd-dev liblzma-dev libcurl4-openssl-dev \
 	libinih-dev libjson-c-dev libdb5.3-dev libyaml-dev \
 	rpm rpm2cpio createrepo-c dnf python3-dnf debootstrap gnupg zstd cpio fakeroot dpkg-dev \
 	qemu-utils qemu-system-x86 libguestfs-tools libguestfs-xfs linux-image-amd64 time \
@@ -102,5 +102,11 @@ deps:
 
 clean:
 	rm -rf build builder/imgbuild
+
+# compile and link flags for the test drivers (tests/install, tests/disk)
+print-flags:
+	@echo $(PKG_CFLAGS)
+print-libs:
+	@echo $(PKG_LIBS)
 
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) build/obj/main.d

@@ -31,8 +31,8 @@ BOUND = {
     "rootstore": "moving the installed root into the cache (a rename) and mounting it back as an overlay",
     "install": "librpm's file-by-file unpack, ~20k files: on a journalled ext4 about as long as laying the same "
                "tree with tar -x (bench/install); on this VM's journal-less root file system longer, and varying with what "
-               "was deleted before (ext4's recently-deleted inode scan); on tmpfs ~37% kernel, 14% zstd, 7% sqlite "
-               "(perf)",
+               "was deleted before (ext4's recently-deleted inode scan); on tmpfs ~55% kernel, 9% sqlite in rpm's "
+               "thread, the payloads decompressed on the other core (perf)",
     "dnf": "dnf: metadata load, depsolve, rpm payload decompression + writes + scriptlets",
     "configure": "mkinitramfs in the image (copying + compressing the initramfs, CPU) when not cached",
     "initramfs": "update-initramfs (CPU)",
@@ -291,12 +291,14 @@ for (t, o, p, rt, om, pm, tg, m, n) in rows:
                          "first." % (t, fmt(o, 1), fmt(p, 1), tg))
             if "tmpfs" in t:
                 notes.append("  Where our time goes in memory (perf and timestamps of one install): rpm's test "
-                             "transaction 0.3 s and the real one 2.0–2.4 s, of which ~40% is kernel time for "
-                             "rpm's ~36 system calls per file (a fresh walk from / to each file's directory, a temp "
-                             "name and a rename, fchown, fchmod, utimensat), 14% zstd and 7% sqlite; fetching the "
-                             "headers and staging the root take 0.25 s, the bdb database 0.1 s. Both tools run "
-                             "the same two librpm transactions; fewer system calls per file would need our own "
-                             "unpacker in place of rpm's.")
+                             "transaction 0.5 s and the real one 2.0 s (2.3–2.4 s while rpm decompressed the "
+                             "payloads itself: zstd was 17% of its thread; a helper thread now does that on the "
+                             "other core, builder/payload.c). Of rpm's thread, ~55% is kernel time for its ~36 "
+                             "system calls per file (a fresh walk from / to each file's directory, a temp name and "
+                             "a rename, fchown, fchmod, utimensat) and 9% sqlite; fetching the headers and staging "
+                             "the root take 0.15 s, the bdb database 0.07 s. Both tools run the same two librpm "
+                             "transactions; fewer system calls per file would need our own unpacker in place of "
+                             "rpm's.")
             if "VM's root" in t:
                 notes.append("  This file system has no journal. There dnf's syncs (strace: 215 fsync and 1,080 "
                              "fdatasync calls per install, its rpm database's) cost no journal commit: dnf took %s s "

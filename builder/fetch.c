@@ -777,12 +777,12 @@ static void start_second_pass(fetch_run *run) {
         run->pr = progress_new("download", pending_bytes, "B");
 }
 
-/* Takes in what the child has reported, waiting up to 100 ms for it.
+/* Takes in what the child has reported, waiting up to timeout_ms for it.
  * False once the child is done (end of the pipe). */
-static bool read_records(fetch_run *run) {
+static bool read_records(fetch_run *run, int timeout_ms) {
         if (run->pipe_fd < 0 || !run->child) return false;
         struct pollfd pfd = { .fd = run->pipe_fd, .events = POLLIN };
-        if (poll(&pfd, 1, 100) <= 0) return true;
+        if (poll(&pfd, 1, timeout_ms) <= 0) return true;
         char buf[16384];
         ssize_t got = read(run->pipe_fd, buf, sizeof buf);
         if (got < 0 && errno == EINTR) return true;
@@ -976,7 +976,14 @@ void fetch_prefer(fetch_run *run, const size_t *order, size_t n) {
 const char *fetch_wait(fetch_run *run, size_t i) {
         if (i >= run->n) return NULL;
         start_second_pass(run);
-        while (run->jobs[i].state != JOB_DONE && !interrupted() && read_records(run)) {}
+        while (run->jobs[i].state != JOB_DONE && !interrupted() && read_records(run, 100)) {}
+        const fetch_job *j = &run->jobs[i];
+        return j->state == JOB_DONE && j->r == 0 ? j->path : NULL;
+}
+
+const char *fetch_ready(fetch_run *run, size_t i) {
+        if (i >= run->n) return NULL;
+        if (run->jobs[i].state != JOB_DONE) read_records(run, 0);
         const fetch_job *j = &run->jobs[i];
         return j->state == JOB_DONE && j->r == 0 ? j->path : NULL;
 }
@@ -988,16 +995,18 @@ void fetch_cancel(fetch_run *run) {
 
 static const char *source_wait(void *data, size_t i) { return fetch_wait(data, i); }
 
+static const char *source_ready(void *data, size_t i) { return fetch_ready(data, i); }
+
 static void source_prefer(void *data, const size_t *order, size_t n) { fetch_prefer(data, order, n); }
 
 install_source fetch_source(fetch_run *run) {
-        return (install_source){ .wait = source_wait, .prefer = source_prefer, .data = run };
+        return (install_source){ .wait = source_wait, .ready = source_ready, .prefer = source_prefer, .data = run };
 }
 
 int fetch_finish(fetch_run *run, char ***ret_paths) {
         int status = 0;
         if (run->child > 0) {
-                while (read_records(run)) {}
+                while (read_records(run, 100)) {}
                 while (waitpid(run->child, &status, 0) < 0 && errno == EINTR) {}
         }
         if (run->pipe_fd >= 0) close(run->pipe_fd);

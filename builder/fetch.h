@@ -60,9 +60,12 @@ void fetch_prefer(fetch_run *run, const size_t *order, size_t n);
 /* Blocks until package i is downloaded and verified: its path, or NULL
  * when the fetch failed or was cancelled (fetch_finish says why). */
 const char *fetch_wait(fetch_run *run, size_t i);
+/* Package i's path if it is downloaded and verified by now, else NULL;
+ * does not wait. */
+const char *fetch_ready(fetch_run *run, size_t i);
 /* Start no further downloads (the install failed). */
 void fetch_cancel(fetch_run *run);
-/* fetch_wait and fetch_prefer as install_packages takes them. */
+/* fetch_wait, fetch_ready and fetch_prefer as install_packages takes them. */
 install_source fetch_source(fetch_run *run);
 /* Joins the downloads, reports every failure (naming package and URL),
  * frees run.  *ret_paths (if not NULL): every package's verified file.

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "payload.h"
 #include "progress.h"
 #include "rpmdb.h"
 #include "util.h"
@@ -221,9 +222,15 @@ static void rpm_signals_to_ours(void) {
 
 /* ---------------------------------------------------------------- transaction */
 
+/* What the feeder may hold decompressed ahead of rpm, in memory, and how
+ * many packages it may have open ahead of rpm. */
+#define FEED_AHEAD_BYTES (256u << 20)
+#define FEED_AHEAD_PACKAGES 64
+
 typedef struct inst_pkg {
         const lock_package *lp;
         const char *path;
+        char *compressor;       /* the payload's (rpm's PAYLOADCOMPRESSOR) */
         FD_t fd;
 } inst_pkg;
 
@@ -246,6 +253,12 @@ typedef struct inst_state {
         bool dry_run;                   /* rpm opens each package even then: the header will do */
         bool download_failed;
         double waited;                  /* seconds rpm waited for downloads */
+        /* the real run's payloads, decompressed ahead of rpm (payload.h) */
+        payload_feeder *feeder;
+        size_t *order;                  /* rpm's install order (indexes into pkgs) */
+        size_t feed_next;               /* the first in that order not queued yet */
+        size_t opened;                  /* packages rpm has opened to install */
+        size_t fed;                     /* of them, read from the feeder */
 } inst_state;
 
 static void append(char **buf, const char *s) {
@@ -284,6 +297,40 @@ static void set_failed(inst_state *st, const void *key, const char *what) {
         st->failed_what = xstrdup(what);
 }
 
+/* Queue for the feeder, in rpm's order, each package whose whole file is
+ * here, up to the first that is still downloading. */
+static void feed_ahead(inst_state *st) {
+        while (st->feeder && st->feed_next < st->n && st->feed_next < st->opened + FEED_AHEAD_PACKAGES) {
+                size_t i = st->order[st->feed_next];
+                const char *path = st->pending ? st->pending->ready(st->pending->data, i) : st->pkgs[i].path;
+                if (!path) break;
+                payload_feeder_queue(st->feeder, i, path, st->pkgs[i].compressor);
+                st->feed_next++;
+        }
+}
+
+/* The package as the feeder made it for rpm, or NULL: rpm gets the file
+ * (a compressor without a stored form, or a payload the feeder could not
+ * decompress: rpm then reports it in its words, the feeder's are added). */
+static FD_t take_fed(inst_state *st, inst_pkg *ip) {
+        st->opened++;
+        feed_ahead(st);
+        char *err = NULL;
+        int fd = payload_feeder_take(st->feeder, (size_t)(ip - st->pkgs), &err);
+        FD_t f = fd >= 0 ? fdDup(fd) : NULL;
+        if (fd >= 0) close(fd);
+        if (f) st->fed++;
+        if (err) {
+                char *nevra = lock_package_nevra(ip->lp);
+                char *m = xasprintf("%s%s: %s", st->errors ? "; " : "", nevra, err);
+                append(&st->errors, m);
+                free(m);
+                free(nevra);
+                free(err);
+        }
+        return f;
+}
+
 static const char *script_name(rpm_loff_t tag) {
         switch ((rpmTagVal)tag) {
         case RPMTAG_PREIN: return "%pre";
@@ -314,7 +361,8 @@ static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t 
                                 return NULL;
                         }
                 }
-                ip->fd = Fopen(path, "r.ufdio");
+                if (!st->dry_run) ip->fd = take_fed(st, ip);
+                if (!ip->fd) ip->fd = Fopen(path, "r.ufdio");
                 if (!ip->fd || Ferror(ip->fd)) {
                         if (ip->fd) Fclose(ip->fd);
                         ip->fd = NULL;
@@ -441,18 +489,20 @@ static bool header_is(Header h, const lock_package *lp) {
         return same;
 }
 
-/* rpm's install order (indexes into st->pkgs) to where the packages come from. */
-static void pass_order(rpmts ts, const inst_state *st) {
-        size_t *order = xcalloc(st->n ? st->n : 1, sizeof(size_t)), k = 0;
+/* rpm's install order (indexes into st->pkgs) into st->order, and to
+ * where the packages come from; false if it does not cover them all. */
+static bool take_order(rpmts ts, inst_state *st) {
+        size_t k = 0;
+        st->order = xcalloc(st->n ? st->n : 1, sizeof(size_t));
         rpmtsi it = rpmtsiInit(ts);
         rpmte te;
         while ((te = rpmtsiNext(it, TR_ADDED)) && k < st->n) {
                 const inst_pkg *ip = rpmteKey(te);
-                if (ip) order[k++] = (size_t)(ip - st->pkgs);
+                if (ip) st->order[k++] = (size_t)(ip - st->pkgs);
         }
         rpmtsiFree(it);
-        if (k == st->n) st->pending->prefer(st->pending->data, order, k);
-        free(order);
+        if (k == st->n && st->pending) st->pending->prefer(st->pending->data, st->order, k);
+        return k == st->n;
 }
 
 int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *rpm_paths,
@@ -556,6 +606,8 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                         headerFree(h);
                         goto fail;
                 }
+                const char *compressor = headerGetString(h, RPMTAG_PAYLOADCOMPRESSOR);
+                ip->compressor = compressor ? xstrdup(compressor) : NULL;
                 if (install_needs_file_digests(p, lp->repo_id, headerIsEntry(h, RPMTAG_PAYLOADDIGEST)))
                         check_file_digests = true;
                 int ar = rpmtsAddInstallElement(ts, h, (fnpyKey)ip, 0, NULL);
@@ -587,7 +639,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 log_error("install: rpm could not order the transaction (dependency loop it cannot break)");
                 goto fail;
         }
-        if (pending) pass_order(ts, &st);
+        bool ordered = take_order(ts, &st);
 
         rpmprobFilterFlags filter = RPMPROB_FILTER_IGNOREOS | RPMPROB_FILTER_IGNOREARCH | RPMPROB_FILTER_VERIFY;
 #ifdef RPMPROB_FILTER_DEBIAN
@@ -627,10 +679,16 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         st.mounts = &mounts;
         rpmtsSetFlags(ts, tflags);
         st.pr = progress_new("install", l->n_packages, "packages");
+        if (ordered) {
+                st.feeder = payload_feeder_new(st.n, FEED_AHEAD_BYTES);
+                feed_ahead(&st);
+        }
         double t0 = now_seconds();
         rpm_signals_to_rpm();
         rc = rpmtsRun(ts, NULL, filter);
         rpm_signals_to_ours();
+        payload_feeder_free(st.feeder);
+        st.feeder = NULL;
         progress_free(st.pr);
         st.pr = NULL;
         mounts_teardown(&mounts);
@@ -658,10 +716,11 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 goto fail;
         }
         if (pending)
-                log_info("installed %zu packages in %.1fs (%.1fs of it waiting for downloads)", l->n_packages,
-                         now_seconds() - t0, st.waited);
+                log_info("installed %zu packages in %.1fs (%.1fs of it waiting for downloads; %zu payloads "
+                         "decompressed beside rpm)", l->n_packages, now_seconds() - t0, st.waited, st.fed);
         else
-                log_info("installed %zu packages in %.1fs", l->n_packages, now_seconds() - t0);
+                log_info("installed %zu packages in %.1fs (%zu payloads decompressed beside rpm)", l->n_packages,
+                         now_seconds() - t0, st.fed);
         rpmtsFree(ts);
         ts = NULL;
 
@@ -678,8 +737,11 @@ out:
         mounts_teardown(&mounts);
         if (ts) rpmtsFree(ts);
         rpmlogSetCallback(NULL, NULL);
-        for (size_t i = 0; i < st.n; i++)
-                if (st.pkgs && st.pkgs[i].fd) Fclose(st.pkgs[i].fd);
+        payload_feeder_free(st.feeder);
+        for (size_t i = 0; st.pkgs && i < st.n; i++) {
+                if (st.pkgs[i].fd) Fclose(st.pkgs[i].fd);
+                free(st.pkgs[i].compressor);
+        }
         if (scriptfd) Fclose(scriptfd);
         if (st.log) fclose(st.log);
         rpmPopMacro(NULL, "_install_langs");
@@ -693,6 +755,7 @@ out:
                         rm_rf(root);
         }
         free(st.pkgs);
+        free(st.order);
         free(st.errors);
         free(st.failed_pkg);
         free(st.failed_what);

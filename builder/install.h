@@ -14,6 +14,9 @@
  * none (fetch verified the packages) are forced, rpm plugins are off.  Per
  * file digests are checked only where install_needs_file_digests says so.
  *
+ * rpm reads each package of the real run from payload.h's feeder: a copy
+ * made ahead on a helper thread, its payload already decompressed.
+ *
  * After the transaction the database is written in p->rpmdb_format (see
  * rpmdb.h).  On failure the root is removed unless p->keep_work. */
 #ifndef IMGBUILD_INSTALL_H
@@ -26,9 +29,11 @@
 /* Packages that are still downloading (fetch.h's fetch_source): rpm reads
  * the headers from rpm_paths, install passes rpm's order to prefer(), and
  * asks wait() for each whole, verified file when rpm needs its payload, or
- * when a header will not read (NULL: it could not be had). */
+ * when a header will not read (NULL: it could not be had); ready() is the
+ * whole file if it is already there (NULL: not yet, or never), at once. */
 typedef struct install_source {
         const char *(*wait)(void *data, size_t i);
+        const char *(*ready)(void *data, size_t i);
         void (*prefer)(void *data, const size_t *order, size_t n);
         void *data;
 } install_source;

@@ -33,8 +33,8 @@ disk_need_tools() {
 # when the library does not build right now, against the stage sources).
 disk_driver() {
         local libs
-        libs="$(pkg-config --libs libsolv libsolvext rpm libguestfs zlib libcurl inih json-c yaml-0.1 2>/dev/null) -ldb -lpthread -lcrypt"
-        local cflags="-std=c11 -D_GNU_SOURCE -O1 -g -I$TOP/builder $(pkg-config --cflags rpm libguestfs json-c)"
+        libs=$(make -s --no-print-directory -C "$TOP" print-libs)
+        local cflags="-std=c11 -D_GNU_SOURCE -O1 -g -I$TOP/builder $(make -s --no-print-directory -C "$TOP" print-flags)"
         # shellcheck disable=SC2086
         if [ -f "$TOP/build/libimgbuild.a" ] && [ "$TOP/build/libimgbuild.a" -nt "$TOP/builder/disk.c" ] &&
            cc $cflags -o "$WORK/driver" "$TOP/tests/disk/driver.c" "$TOP/build/libimgbuild.a" $libs 2>"$WORK/cc.log"; then
@@ -44,8 +44,7 @@ disk_driver() {
         local f
         for f in "$TOP"/builder/*.c; do [ "$(basename "$f")" = main.c ] || srcs+=("$f"); done
         # shellcheck disable=SC2086
-        cc $cflags $(pkg-config --cflags libsolv rpm libguestfs json-c libcurl 2>/dev/null) -o "$WORK/driver" \
-                "$TOP/tests/disk/driver.c" "${srcs[@]}" $libs $(pkg-config --libs yaml-0.1 2>/dev/null) 2>>"$WORK/cc.log" ||
+        cc $cflags -o "$WORK/driver" "$TOP/tests/disk/driver.c" "${srcs[@]}" $libs 2>>"$WORK/cc.log" ||
                 { cat "$WORK/cc.log"; echo "cannot build the driver"; return 1; }
 }
 

@@ -4,7 +4,6 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 make -s -C "$top" build/libimgbuild.a >&2
-pk="libsolv libsolvext rpm libguestfs zlib libcurl inih json-c"
-cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-field-initializers $(pkg-config --cflags $pk) \
-   -I"$top/builder" -o "$1" "$top/tests/install/install-driver.c" "$top/build/libimgbuild.a" \
-   $(pkg-config --libs $pk) -ldb -lpthread -lcrypt -lyaml
+cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-field-initializers \
+   $(make -s --no-print-directory -C "$top" print-flags) -I"$top/builder" -o "$1" "$top/tests/install/install-driver.c" \
+   "$top/build/libimgbuild.a" $(make -s --no-print-directory -C "$top" print-libs)

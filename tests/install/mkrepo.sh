@@ -8,7 +8,8 @@
 # Packages: tsetup (passwd/group with group tgrp 1234, user tuser 1234),
 # tfiles (setgid root:tgrp file, symlink, %doc, %lang(fr)/(de) files, a
 # tuser-owned dir, a %post), tfail (%pre fails), tconflict (a file tfiles
-# also has), tbig (30 MiB of zeros).
+# also has), tbig (30 MiB of zeros), tpay-{xz,gz,bz2,zst} (the same
+# files; payloads compressed with xz, gzip, bzip2, zstd; the rest: gzip).
 set -euo pipefail
 out=$(realpath -m "$1")
 rm -rf "$out"; mkdir -p "$out"/{top,repo,extra,gnupg}
@@ -101,6 +102,24 @@ mkdir -p %{buildroot}/usr/share/tbig; head -c 31457280 /dev/zero > %{buildroot}/
 %files
 /usr/share/tbig/blob
 S
+# the same content in each payload container rpm writes: xz (CentOS 7's),
+# gzip, bzip2, zstd; random bytes across several blocks, zeros, a hard link
+for c in xz:w2.xzdio gz:w6.gzdio bz2:w9.bzdio zst:w19.zstdio; do
+cat > "$top/SPECS/tpay-${c%%:*}.spec" <<S
+Name: tpay-${c%%:*}
+%define _binary_payload ${c#*:}
+$common
+BuildArch: noarch
+%description
+payload compressed with ${c#*:}
+%install
+d=%{buildroot}/usr/share/tpay-${c%%:*}; mkdir -p \$d
+head -c 307201 /dev/urandom > \$d/random; head -c 1048576 /dev/zero > \$d/zeros
+echo hello > \$d/hello; ln \$d/hello \$d/hello-link
+%files
+/usr/share/tpay-${c%%:*}
+S
+done
 for s in "$top"/SPECS/*.spec; do
   rpmbuild --quiet --define "_topdir $top" --target x86_64 -bb "$s" >/dev/null 2>"$out/rpmbuild.log" ||
     { cat "$out/rpmbuild.log" >&2; exit 1; }

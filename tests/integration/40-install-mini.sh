@@ -57,6 +57,15 @@ want=$(/usr/bin/python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); pri
 [ "$(qdb "$R" -q --whatprovides tsetup)" = tsetup-1.0-1.noarch ] && ok "bdb whatprovides" || bad "bdb whatprovides"
 qdb "$R" --root "$R" --dbpath /var/lib/rpm -Va > va.out 2>&1 && ok "bdb rpm -Va clean" || { bad "bdb -Va"; cat va.out; }
 db5.3_verify -q "$R/var/lib/rpm/Packages" && ok "db_verify Packages" || bad "db_verify"
+# payloads in each container: decompressed beside rpm and handed to it in
+# stored blocks (xz, gzip, zstd), or as they are (bzip2); every file intact
+"$T/make-lock.py" --repo "t=file://$M/repo" tsetup tpay-xz tpay-gz tpay-bz2 tpay-zst -o pay.lock
+./driver --lock pay.lock --root "$WORK/r-pay" --repo "$KEY" > pay.out 2>&1 || { cat pay.out; bad "payloads install"; }
+grep -q "installed 5 packages in .*[(; ]4 payloads decompressed beside rpm)" pay.out &&
+  ok "4 of 5 payloads decompressed beside rpm (bzip2 read by rpm)" || { bad "payloads beside rpm"; cat pay.out; }
+rpm --root "$WORK/r-pay" --dbpath /var/lib/rpm -Va > pva.out 2>&1 && [ ! -s pva.out ] &&
+  ok "xz, gzip, bzip2, zstd payloads laid down intact (rpm -Va)" || { bad "payloads -Va"; cat pva.out; }
+[ "$(stat -c %h "$WORK/r-pay/usr/share/tpay-xz/hello")" = 2 ] && ok "hard link kept" || bad "hard link"
 # peer oracle: dnf --installroot from the same lock gives the same tree
 "$T/dnf-install.sh" base.lock "$WORK/r-dnf" > dnf.out 2>&1 || { cat dnf.out; bad "dnf --installroot failed"; }
 "$T/tree-manifest.sh" "$WORK/r-dnf" > m-dnf; "$T/tree-manifest.sh" "$R" > m-ours
