@@ -44,7 +44,7 @@ typedef struct {
         int fd;
         unsigned char buf[256 << 10];
         size_t len;
-        bool reader_gone;       /* EPIPE, or the feeder stops: not an error */
+        bool reader_gone;       /* a reader that stopped (EPIPE) or the feeder stopping: not an error */
         char *error;
         atomic_bool *stop;
 } output;
@@ -73,7 +73,7 @@ static int out_flush(output *o) {
                 ssize_t n = write(o->fd, o->buf + done, o->len - done);
                 if (n > 0) done += (size_t)n;
                 else if (n < 0 && errno == EPIPE) o->reader_gone = true;
-                else if (!(n < 0 && errno == EINTR)) o->error = xasprintf("cannot write to rpm: %s", strerror(errno));
+                else if (!(n < 0 && errno == EINTR)) o->error = xasprintf("cannot write the copy: %s", strerror(errno));
         }
         o->len = 0;
         return o->reader_gone || o->error ? -1 : 0;
@@ -112,7 +112,7 @@ static uint32_t be32(const unsigned char *p) {
 }
 
 /* Take exactly n bytes of input into dst (and pass them on). */
-static int take(input *in, output *o, unsigned char *dst, size_t n, char **ret_error) {
+static int copy_exact(input *in, output *o, unsigned char *dst, size_t n, char **ret_error) {
         for (size_t got = 0; got < n;) {
                 if (!in_fill(in, ret_error)) {
                         if (!*ret_error) *ret_error = xstrdup("the package ends inside its header");
@@ -131,13 +131,13 @@ static int take(input *in, output *o, unsigned char *dst, size_t n, char **ret_e
 static int copy_headers(input *in, output *o, char **ret_error) {
         static const unsigned char header_magic[4] = { 0x8e, 0xad, 0xe8, 0x01 };
         unsigned char lead[96], intro[16];
-        if (take(in, o, lead, sizeof lead, ret_error) < 0) return -1;
+        if (copy_exact(in, o, lead, sizeof lead, ret_error) < 0) return -1;
         if (be32(lead) != 0xedabeedbu) {
                 *ret_error = xstrdup("not an rpm package (no lead)");
                 return -1;
         }
         for (int k = 0; k < 2; k++) {
-                if (take(in, o, intro, sizeof intro, ret_error) < 0) return -1;
+                if (copy_exact(in, o, intro, sizeof intro, ret_error) < 0) return -1;
                 uint32_t entries = be32(intro + 8), data = be32(intro + 12);
                 if (memcmp(intro, header_magic, 4) || entries > 0xffff || data > (256u << 20)) {
                         *ret_error = xstrdup("the package's header is damaged");
@@ -155,9 +155,9 @@ static int copy_headers(input *in, output *o, char **ret_error) {
 typedef struct {
         kind kind;
         output *o;
-        uint32_t crc;           /* gzip: of the data; */
+        uint32_t crc;           /* gzip: CRC-32 of the data */
         uint64_t total;         /* bytes of data */
-        uint64_t block_bytes;   /* xz: the block's LZMA2 bytes so far */
+        uint64_t block_bytes;   /* xz: the block so far, its header included */
 } framer;
 
 static void le32(unsigned char *p, uint32_t v) {
@@ -292,7 +292,9 @@ static int decode_zstd(input *in, framer *f, char **ret_error) {
                 more = !ZSTD_isError(left) && ob.pos == ob.size;
                 if (!ZSTD_isError(left) && ob.pos && frame_data(f, buf, ob.pos) < 0) r = -1;
         }
-        if (r == 0 && !*ret_error && left != 0) *ret_error = truncated("zstd"), r = -1;
+        if (r == 0 && !*ret_error && left != 0)
+                *ret_error = ZSTD_isError(left) ? xasprintf("the zstd payload is damaged: %s", ZSTD_getErrorName(left))
+                                                : truncated("zstd");
         if (*ret_error) r = -1;
         free(buf);
         ZSTD_freeDStream(z);
@@ -324,7 +326,8 @@ static int decode_xz(input *in, framer *f, char **ret_error) {
                 if (!more && lr == LZMA_OK) lr = LZMA_BUF_ERROR;
         }
         if (r == 0 && !*ret_error && lr != LZMA_STREAM_END)
-                *ret_error = lr == LZMA_BUF_ERROR ? truncated("xz") : xasprintf("the xz payload is damaged (liblzma error %d)", lr);
+                *ret_error = lr == LZMA_BUF_ERROR ? truncated("xz")
+                                                  : xasprintf("the xz payload is damaged (liblzma error %d)", lr);
         if (*ret_error) r = -1;
         free(buf);
         lzma_end(&s);
@@ -348,7 +351,8 @@ static int decode_gzip(input *in, framer *f, char **ret_error) {
                         z.avail_out = 64 << 10;
                         zr = inflate(&z, Z_NO_FLUSH);
                         if (zr != Z_OK && zr != Z_STREAM_END) {
-                                *ret_error = xasprintf("the gzip payload is damaged: %s", z.msg ? z.msg : "inflate failed");
+                                *ret_error = xasprintf("the gzip payload is damaged: %s",
+                                                       z.msg ? z.msg : "inflate failed");
                                 r = -1;
                         } else if (z.avail_out < (64u << 10) && frame_data(f, buf, (64 << 10) - z.avail_out) < 0)
                                 r = -1;

@@ -97,7 +97,8 @@ static void test_round_trip(void) {
                 size_t n = sizes[s];
                 unsigned char *d = xmalloc(n);
                 uint32_t x = 12345u + (uint32_t)n;
-                for (size_t i = 0; i < n; i++) d[i] = i < n / 2 ? (unsigned char)((x = x * 1103515245u + 12345u) >> 24) : 0;
+                for (size_t i = 0; i < n; i++)
+                        d[i] = i < n / 2 ? (unsigned char)((x = x * 1103515245u + 12345u) >> 24) : 0;
                 for (size_t k = 0; k < 3; k++) {
                         size_t cn;
                         unsigned char *c = compress_as(kinds[k], d, n, &cn);
