@@ -47,7 +47,9 @@ for r in $(seq "$runs"); do
         o+=("$a") n+=("$b")
         printf 'run %d: old %.2fs  new %.2fs  (%.2fx)\n' "$r" "$a" "$b" "$(echo "$b / $a" | bc -l)"
 done
-med() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+med() {
+        printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
 mo=$(med "${o[@]}") mn=$(med "${n[@]}")
 printf 'median: old %.2fs (%s)  new %.2fs (%s)  new/old %.2fx\n' \
         "$mo" "$old" "$mn" "${new:-working tree}" "$(echo "$mn / $mo" | bc -l)"
