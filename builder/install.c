@@ -267,6 +267,12 @@ static void append(char **buf, const char *s) {
         *buf = n;
 }
 
+/* One more message for the run's report, "; " between them. */
+static void add_error(inst_state *st, const char *msg) {
+        if (st->errors) append(&st->errors, "; ");
+        append(&st->errors, msg);
+}
+
 static int log_cb(rpmlogRec rec, rpmlogCallbackData data) {
         inst_state *st = data;
         rpmlogLvl lvl = rpmlogRecPriority(rec);
@@ -283,8 +289,7 @@ static int log_cb(rpmlogRec rec, rpmlogCallbackData data) {
                 while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' ')) m[--n] = 0;
                 for (char *c = m; *c; c++)
                         if (*c == '\n') *c = ' ';
-                if (st->errors) append(&st->errors, "; ");
-                append(&st->errors, m);
+                add_error(st, m);
                 free(m);
         }
         return 0;   /* don't let rpm print: the stage reports once */
@@ -322,8 +327,8 @@ static FD_t take_fed(inst_state *st, inst_pkg *ip) {
         if (f) st->fed++;
         if (err) {
                 char *nevra = lock_package_nevra(ip->lp);
-                char *m = xasprintf("%s%s: %s", st->errors ? "; " : "", nevra, err);
-                append(&st->errors, m);
+                char *m = xasprintf("%s: %s", nevra, err);
+                add_error(st, m);
                 free(m);
                 free(nevra);
                 free(err);

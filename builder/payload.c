@@ -44,7 +44,7 @@ typedef struct {
         int fd;
         unsigned char buf[256 << 10];
         size_t len;
-        bool reader_gone;       /* a reader that stopped (EPIPE) or the feeder stopping: not an error */
+        bool stopped;           /* the feeder stops: the copy is dropped, not an error */
         char *error;
         atomic_bool *stop;
 } output;
@@ -68,15 +68,14 @@ static bool in_fill(input *in, char **ret_error) {
 
 static int out_flush(output *o) {
         size_t done = 0;
-        if (o->stop && atomic_load(o->stop)) o->reader_gone = true;
-        while (done < o->len && !o->reader_gone && !o->error) {
+        if (o->stop && atomic_load(o->stop)) o->stopped = true;
+        while (done < o->len && !o->stopped && !o->error) {
                 ssize_t n = write(o->fd, o->buf + done, o->len - done);
                 if (n > 0) done += (size_t)n;
-                else if (n < 0 && errno == EPIPE) o->reader_gone = true;
                 else if (!(n < 0 && errno == EINTR)) o->error = xasprintf("cannot write the copy: %s", strerror(errno));
         }
         o->len = 0;
-        return o->reader_gone || o->error ? -1 : 0;
+        return o->stopped || o->error ? -1 : 0;
 }
 
 static int out_put(output *o, const void *data, size_t n) {
@@ -385,7 +384,6 @@ static int reframe(int in_fd, int out_fd, const char *compressor, atomic_bool *s
                                                                           decode_gzip(in, &f, &err);
         if (r == 0) r = frame_end(&f);
         if (r == 0 || !err) out_flush(o);
-        /* rpm stops reading at the archive's trailer: that is not an error */
         if (!err && o->error) err = xstrdup(o->error);
         r = err ? -1 : 0;
         if (err) *ret_error = err;
