@@ -231,7 +231,9 @@ typedef struct inst_pkg {
         const lock_package *lp;
         const char *path;
         char *compressor;       /* the payload's (rpm's PAYLOADCOMPRESSOR) */
+        bool pretrans_open;     /* rpm opens it for its %pretrans first: the header will do */
         FD_t fd;
+        bool fd_fed;            /* fd is the feeder's copy */
 } inst_pkg;
 
 typedef struct inst_state {
@@ -258,7 +260,7 @@ typedef struct inst_state {
         size_t *order;                  /* rpm's install order (indexes into pkgs) */
         size_t feed_next;               /* the first in that order not queued yet */
         size_t opened;                  /* packages rpm has opened to install */
-        size_t fed;                     /* of them, read from the feeder */
+        size_t fed;                     /* packages installed from the feeder's copy */
 } inst_state;
 
 static void append(char **buf, const char *s) {
@@ -324,7 +326,6 @@ static FD_t take_fed(inst_state *st, inst_pkg *ip) {
         int fd = payload_feeder_take(st->feeder, (size_t)(ip - st->pkgs), &err);
         FD_t f = fd >= 0 ? fdDup(fd) : NULL;
         if (fd >= 0) close(fd);
-        if (f) st->fed++;
         if (err) {
                 char *nevra = lock_package_nevra(ip->lp);
                 char *m = xasprintf("%s: %s", nevra, err);
@@ -366,7 +367,11 @@ static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t 
                                 return NULL;
                         }
                 }
-                if (!st->dry_run) ip->fd = take_fed(st, ip);
+                if (ip->pretrans_open && !st->dry_run)
+                        ip->pretrans_open = false;      /* the feeder's copy is for the install */
+                else if (!st->dry_run)
+                        ip->fd = take_fed(st, ip);
+                ip->fd_fed = ip->fd != NULL;
                 if (!ip->fd) ip->fd = Fopen(path, "r.ufdio");
                 if (!ip->fd || Ferror(ip->fd)) {
                         if (ip->fd) Fclose(ip->fd);
@@ -383,6 +388,7 @@ static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t 
         case RPMCALLBACK_INST_START:
                 if (ip) {
                         st->started++;
+                        if (ip->fd_fed) st->fed++;
                         char *nevra = lock_package_nevra(ip->lp);
                         progress_update(st->pr, st->started, nevra);
                         if (st->log) fprintf(st->log, "== installing %s\n", nevra), fflush(st->log);
@@ -613,6 +619,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 }
                 const char *compressor = headerGetString(h, RPMTAG_PAYLOADCOMPRESSOR);
                 ip->compressor = compressor ? xstrdup(compressor) : NULL;
+                ip->pretrans_open = headerIsEntry(h, RPMTAG_PRETRANS) || headerIsEntry(h, RPMTAG_PRETRANSPROG);
                 if (install_needs_file_digests(p, lp->repo_id, headerIsEntry(h, RPMTAG_PAYLOADDIGEST)))
                         check_file_digests = true;
                 int ar = rpmtsAddInstallElement(ts, h, (fnpyKey)ip, 0, NULL);

@@ -9,7 +9,8 @@
 # tfiles (setgid root:tgrp file, symlink, %doc, %lang(fr)/(de) files, a
 # tuser-owned dir, a %post), tfail (%pre fails), tconflict (a file tfiles
 # also has), tbig (30 MiB of zeros), tpay-{xz,gz,bz2,zst} (the same
-# files; payloads compressed with xz, gzip, bzip2, zstd; the rest: gzip).
+# files; payloads compressed with xz, gzip, bzip2, zstd; the rest: gzip;
+# tpay-xz has a lua %pretrans, as CentOS 7's filesystem and glibc do).
 set -euo pipefail
 out=$(realpath -m "$1")
 rm -rf "$out"; mkdir -p "$out"/{top,repo,extra,gnupg}
@@ -118,6 +119,7 @@ head -c 307201 /dev/urandom > \$d/random; head -c 1048576 /dev/zero > \$d/zeros
 echo hello > \$d/hello; ln \$d/hello \$d/hello-link
 %files
 /usr/share/tpay-${c%%:*}
+$([ "${c%%:*}" = xz ] && printf '%s\n' '%pretrans -p <lua>' 'local opened_before_the_install = true')
 S
 done
 for s in "$top"/SPECS/*.spec; do

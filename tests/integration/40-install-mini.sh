@@ -58,11 +58,13 @@ want=$(/usr/bin/python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); pri
 qdb "$R" --root "$R" --dbpath /var/lib/rpm -Va > va.out 2>&1 && ok "bdb rpm -Va clean" || { bad "bdb -Va"; cat va.out; }
 db5.3_verify -q "$R/var/lib/rpm/Packages" && ok "db_verify Packages" || bad "db_verify"
 # payloads in each container: decompressed beside rpm and handed to it in
-# stored blocks (xz, gzip, zstd), or as they are (bzip2); every file intact
+# stored blocks (xz, gzip, zstd), or as they are (bzip2); every file intact.
+# The count is of installs read from the copies: tpay-xz's %pretrans makes
+# rpm open it once before its install, and that open must not take the copy.
 "$T/make-lock.py" --repo "t=file://$M/repo" tsetup tpay-xz tpay-gz tpay-bz2 tpay-zst -o pay.lock
 ./driver --lock pay.lock --root "$WORK/r-pay" --repo "$KEY" > pay.out 2>&1 || { cat pay.out; bad "payloads install"; }
 grep -q "installed 5 packages in .*[(; ]4 payloads decompressed beside rpm)" pay.out &&
-  ok "4 of 5 payloads decompressed beside rpm (bzip2 read by rpm)" || { bad "payloads beside rpm"; cat pay.out; }
+  ok "4 of 5 payloads decompressed beside rpm (bzip2 read by rpm; xz's, despite its %pretrans)" || { bad "payloads beside rpm"; cat pay.out; }
 rpm --root "$WORK/r-pay" --dbpath /var/lib/rpm -Va > pva.out 2>&1 && [ ! -s pva.out ] &&
   ok "xz, gzip, bzip2, zstd payloads laid down intact (rpm -Va)" || { bad "payloads -Va"; cat pva.out; }
 [ "$(stat -c %h "$WORK/r-pay/usr/share/tpay-xz/hello")" = 2 ] && ok "hard link kept" || bad "hard link"
