@@ -465,8 +465,9 @@ static bool dir_is_empty(const char *path) {
         return empty;
 }
 
-/* Closes the transaction's database and removes it: it holds nothing yet
- * (the root was empty and only the check and the dry run have opened it). */
+/* Closes the transaction's database and removes its directory: it holds
+ * nothing yet (the root was empty; only the check and the dry run opened
+ * it, with the dummy backend). */
 static int forget_empty_rpmdb(rpmts ts, const char *root, char **ret_error) {
         rpmtsCloseDB(ts);
         char *dbpath = rpmGetPath("%{_dbpath}", NULL);
@@ -527,6 +528,7 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
         FD_t scriptfd = NULL;
         inst_state st = { .n = l->n_packages, .pending = pending };
         bool check_file_digests = false;
+        bool dummy_db = false;
 
         if (install_rpm_init(p->arch) < 0) {
                 log_error("install: cannot initialise librpm");
@@ -632,6 +634,12 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 free(nevra);
         }
 
+        /* The root is empty (checked above), and so is its database: rpm's
+         * dummy backend answers the check's and the dry run's lookups as the
+         * empty one would, without sqlite (a query per file name, 15,000
+         * for the demo set: 0.19 s of rpm's thread). */
+        rpmPushMacro(NULL, "_db_backend", NULL, "dummy", RMIL_CMDLINE);
+        dummy_db = true;
         if (rpmtsCheck(ts) != 0) {
                 log_error("install: rpm dependency check could not run%s%s", st.errors ? ": " : "", st.errors ? st.errors : "");
                 goto fail;
@@ -677,11 +685,13 @@ int install_packages(build_ctx *ctx, const plan *p, const lock *l, char *const *
                 goto fail;
         }
         rpmtsClean(ts);
-        /* The check and the dry run created an empty database.  rpm syncs
-         * every package's commit to a database it did not create (216
-         * fdatasyncs here, each an ext4 journal commit that flushes every
-         * file written so far); one it creates itself it writes without
-         * fsync.  So start the real run from no database. */
+        rpmPopMacro(NULL, "_db_backend");
+        dummy_db = false;
+        /* The real run creates its database: rpm syncs every package's
+         * commit to a database it did not create (216 fdatasyncs here, each
+         * an ext4 journal commit that flushes every file written so far);
+         * one it creates itself it writes without fsync.  So it starts from
+         * no database, not even the directory the dry run may have made. */
         if (forget_empty_rpmdb(ts, root, &err) < 0) {
                 log_error("install: %s", err);
                 goto fail;
@@ -756,6 +766,7 @@ out:
         }
         if (scriptfd) Fclose(scriptfd);
         if (st.log) fclose(st.log);
+        if (dummy_db) rpmPopMacro(NULL, "_db_backend");
         rpmPopMacro(NULL, "_install_langs");
         rpmPopMacro(NULL, "_pkgverify_level");
         if (r < 0 && root_created) {

@@ -4,7 +4,7 @@
 # bdb and sqlite (host rpm, bdb_ro), GPG (unsigned, other key, tampered),
 # http download + cache, streamed install over a server that does ranges
 # (and one that does not), and the error cases: checksum mismatch, file
-# conflict, failing scriptlet, truncated rpm, full disk — each with its
+# conflict, failing scriptlet, unmet dependency, truncated rpm, full disk — each with its
 # message, exit code, staging root removed and cache untouched.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -177,6 +177,9 @@ expect tampered 4 "tfiles-1.0-1.x86_64.*payload does not match" "$WORK/r-e4" -- 
 expect conflict 5 "file /usr/bin/tool.*conflicts" "$WORK/r-e5" -- --lock conf.lock --repo "$KEY"
 "$T/make-lock.py" --repo "t=file://$M/repo" tsetup tfail -o fail.lock
 expect scriptlet 5 "tfail-1.0-1.noarch: %pre scriptlet failed" "$WORK/r-e6" -- --lock fail.lock --repo "$KEY"
+# rpm checks dependencies against the (empty) root with its dummy database
+"$T/make-lock.py" --repo "t=file://$M/repo" tfiles -o dep.lock
+expect unmet-dependency 5 "tsetup is needed by tfiles-1.0-1.x86_64" "$WORK/r-e9" -- --lock dep.lock --repo "$KEY"
 head -c $(( $(stat -c %s "$M/repo/tfiles-1.0-1.x86_64.rpm") - 85 )) "$M/repo/tfiles-1.0-1.x86_64.rpm" > trunc.rpm
 expect truncated-payload 5 "tfiles-1.0-1.x86_64: unpacking the payload failed" "$WORK/r-e7" -- --lock base.lock --paths "$WORK/trunc.rpm" "$M/repo/tsetup-1.0-1.noarch.rpm"
 head -c 3000 "$M/repo/tfiles-1.0-1.x86_64.rpm" > trunc2.rpm
