@@ -10,7 +10,7 @@
 # tuser-owned dir, a %post), tfail (%pre fails), tconflict (a file tfiles
 # also has), tbig (30 MiB of zeros), tpay-{xz,gz,bz2,zst} (the same
 # files; payloads compressed with xz, gzip, bzip2, zstd; the rest: gzip;
-# tpay-xz has a lua %pretrans, as CentOS 7's filesystem and glibc do).
+# tpay-xz has a lua %pretrans, as CentOS 7's filesystem package does).
 set -euo pipefail
 out=$(realpath -m "$1")
 rm -rf "$out"; mkdir -p "$out"/{top,repo,extra,gnupg}
