@@ -90,7 +90,7 @@ DEPS := build-essential pkg-config clang libclang-rt-14-dev \
 	rpm rpm2cpio createrepo-c dnf python3-dnf debootstrap gnupg zstd cpio fakeroot dpkg-dev \
 	qemu-utils qemu-system-x86 libguestfs-tools libguestfs-xfs linux-image-amd64 time \
 	e2fsprogs dosfstools mtools xorriso cloud-image-utils \
-	python3-jsonschema gnuplot-nox hyperfine ca-certificates
+	python3-jsonschema gnuplot-nox hyperfine ca-certificates strace
 
 deps:
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEPS) 2>/dev/null | awk '$$NF!="installed"{print $$1}'; \

@@ -285,6 +285,7 @@ struct fetch_run {
         int pipe_fd;                    /* parent: read end; child: write end */
         char *records;                  /* parent: bytes read, not yet parsed */
         size_t records_len;
+        char **unreachable;             /* base URLs that could not be connected to */
 };
 
 typedef struct done_record {
@@ -343,7 +344,18 @@ static char *local_path(const char *u) {
         return xstrdup(u);
 }
 
-enum { DL_OK = 0, DL_TRANSIENT = 1, DL_PERMANENT = 2 };
+/* DL_UNREACHABLE: like DL_TRANSIENT, but no connection was made at all. */
+enum { DL_OK = 0, DL_TRANSIENT = 1, DL_PERMANENT = 2, DL_UNREACHABLE = 3 };
+
+/* Whether a failed transfer never reached the server (name, connect, or a
+ * connect that timed out) rather than failing on the way. */
+static bool never_connected(CURL *c, CURLcode cc) {
+        if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_COULDNT_CONNECT)
+                return true;
+        curl_off_t connected = 0;
+        return cc == CURLE_OPERATION_TIMEDOUT &&
+               curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK && connected == 0;
+}
 
 /* c reset for a GET of url (the caller sets where the body goes). */
 static void curl_setup(CURL *c, const char *url, bool sslverify) {
@@ -397,6 +409,7 @@ static int download_once(CURL *c, const char *url, const fetch_job *j, bool sslv
                 } else {
                         *ret_error = xasprintf("%s", curl_easy_strerror(cc));
                         ret = (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) ? DL_PERMANENT
+                              : never_connected(c, cc)                                        ? DL_UNREACHABLE
                                                                                                : DL_TRANSIENT;
                 }
         } else if (http >= 400 || (http && http < 200)) {
@@ -419,6 +432,26 @@ static int download_once(CURL *c, const char *url, const fetch_job *j, bool sslv
         }
         free(hex);
         return ret;
+}
+
+static bool base_unreachable(fetch_run *run, const char *base) {
+        pthread_mutex_lock(&run->mu);
+        bool r = base && strv_contains(run->unreachable, base);
+        pthread_mutex_unlock(&run->mu);
+        return r;
+}
+
+/* Remembers that base could not be connected to: the rest of the run tries
+ * the repo's other base URLs first (a dead mirror would otherwise cost each
+ * package its retries, up to a connect timeout each). */
+static void mark_unreachable(fetch_run *run, const char *base, const char *why) {
+        if (!base || !*base) return;
+        pthread_mutex_lock(&run->mu);
+        bool known = strv_contains(run->unreachable, base);
+        if (!known) strv_push(&run->unreachable, xstrdup(base));
+        pthread_mutex_unlock(&run->mu);
+        if (!known)
+                log_warn("fetch: %s does not answer (%s): the other packages try it last", base, why);
 }
 
 static void fetch_one(fetch_run *st, fetch_job *j, CURL *c) {
@@ -472,27 +505,38 @@ static void fetch_one(fetch_run *st, fetch_job *j, CURL *c) {
                 char *tmp = xasprintf("%s/.%s.%d.%lx.part", dir, strrchr(dest, '/') + 1, (int)getpid(),
                                       (unsigned long)pthread_self());
                 free(dir);
-                /* URLs to try: the lock's base URL, then the repo's others. */
-                char **urls = NULL;
-                strv_push(&urls, first);
-                for (size_t i = 0; j->repo && j->repo->baseurls && j->repo->baseurls[i]; i++) {
-                        if (pkg->baseurl && !strcmp(j->repo->baseurls[i], pkg->baseurl)) continue;
-                        strv_push(&urls, join_url(j->repo->baseurls[i], pkg->location));
+                /* Base URLs to try: the lock's, then the repo's others; any
+                 * that did not answer earlier in this run go last. */
+                char **bases = NULL;
+                strv_push(&bases, xstrdup(pkg->baseurl ? pkg->baseurl : ""));   /* "": the location is a URL */
+                for (size_t i = 0; j->repo && j->repo->baseurls && j->repo->baseurls[i]; i++)
+                        if (!strv_contains(bases, j->repo->baseurls[i]))
+                                strv_push(&bases, xstrdup(j->repo->baseurls[i]));
+                size_t nb = strv_length(bases);
+                for (size_t i = 0, moved = 0; i + moved < nb;) {
+                        if (!base_unreachable(st, bases[i])) { i++; continue; }
+                        char *b = bases[i];
+                        memmove(bases + i, bases + i + 1, (nb - i - 1) * sizeof(char *));
+                        bases[nb - 1] = b;
+                        moved++;
                 }
                 bool sslverify = j->repo ? j->repo->sslverify : true;
                 int res = DL_PERMANENT;
-                for (size_t u = 0; urls[u] && res != DL_OK && !interrupted(); u++) {
+                for (size_t u = 0; u < nb && res != DL_OK && !interrupted(); u++) {
+                        char *url = join_url(bases[u], pkg->location);
                         for (int attempt = 0; attempt <= FETCH_RETRIES; attempt++) {
                                 free(err);
                                 err = NULL;
-                                res = download_once(c, urls[u], j, sslverify, tmp, &err);
-                                if (res != DL_TRANSIENT || interrupted()) break;
+                                res = download_once(c, url, j, sslverify, tmp, &err);
+                                if ((res != DL_TRANSIENT && res != DL_UNREACHABLE) || interrupted()) break;
                                 if (attempt < FETCH_RETRIES) usleep((useconds_t)(250000u << attempt));
                         }
+                        if (res == DL_UNREACHABLE) mark_unreachable(st, bases[u], err);
                         free(j->url);
-                        j->url = xstrdup(urls[u]);
+                        j->url = url;
                 }
-                strv_free(urls);
+                strv_free(bases);
+                free(first);
                 if (res != DL_OK || rename(tmp, dest) < 0) {
                         if (res == DL_OK) err = xasprintf("rename into the cache: %s", strerror(errno));
                         unlink(tmp);
@@ -560,8 +604,10 @@ static size_t membuf_write(char *data, size_t size, size_t nmemb, void *userdata
         return len;
 }
 
-/* Bytes from..to of url appended to m; whether the server sent exactly them. */
-static bool get_range(CURL *c, const char *url, bool sslverify, uint64_t from, uint64_t to, membuf *m) {
+/* Bytes from..to of url appended to m; whether the server sent exactly them
+ * (*unreachable: it could not be connected to). */
+static bool get_range(CURL *c, const char *url, bool sslverify, uint64_t from, uint64_t to, membuf *m,
+                      bool *unreachable) {
         char range[64];
         snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, from, to);
         curl_setup(c, url, sslverify);
@@ -572,6 +618,7 @@ static bool get_range(CURL *c, const char *url, bool sslverify, uint64_t from, u
         CURLcode cc = curl_easy_perform(c);
         long http = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
+        *unreachable = cc != CURLE_OK && never_connected(c, cc);
         return cc == CURLE_OK && http == 206 && m->len - before == to - from + 1;
 }
 
@@ -589,20 +636,22 @@ static bool needs_download(const fetch_run *run, const fetch_job *j) {
  * header_dir/<i>.rpm-header with two range requests at most.  False if the
  * server will not do ranges, or anything else goes wrong: the caller then
  * downloads the whole package (with its retries, mirrors and messages). */
-static bool fetch_header(const fetch_run *run, fetch_job *j, size_t i, CURL *c) {
+static bool fetch_header(fetch_run *run, fetch_job *j, size_t i, CURL *c) {
         const lock_package *pkg = j->pkg;
-        if (pkg->size < 112) return false;
+        if (pkg->size < 112 || base_unreachable(run, pkg->baseurl)) return false;
         char *url = join_url(pkg->baseurl, pkg->location);
         bool sslverify = j->repo ? j->repo->sslverify : true;
         membuf m = { .cap = pkg->size < HEADER_PROBE ? pkg->size : HEADER_PROBE };
         m.data = xmalloc(m.cap);
-        bool ok = get_range(c, url, sslverify, 0, m.cap - 1, &m);
+        bool unreachable = false;
+        bool ok = get_range(c, url, sslverify, 0, m.cap - 1, &m, &unreachable);
+        if (unreachable) mark_unreachable(run, pkg->baseurl, "could not connect");
         int64_t end = ok ? fetch_rpm_header_end(m.data, m.len) : -1;
         ok = end > 0 && (uint64_t)end <= pkg->size;
         if (ok && (uint64_t)end > m.len) {
                 m.cap = (size_t)end;
                 m.data = xrealloc(m.data, m.cap);
-                ok = get_range(c, url, sslverify, m.len, (uint64_t)end - 1, &m);
+                ok = get_range(c, url, sslverify, m.len, (uint64_t)end - 1, &m, &unreachable);
         }
         if (ok) {
                 char *path = xasprintf("%s/%zu.rpm-header", run->header_dir, i);
@@ -1061,6 +1110,7 @@ int fetch_finish(fetch_run *run, char ***ret_paths) {
         free(run->jobs);
         free(run->order);
         free(run->records);
+        strv_free(run->unreachable);
         free(run->cache_root);
         free(run->header_dir);
         free(run);

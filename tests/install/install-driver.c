@@ -3,10 +3,11 @@
  * tests against build/libimgbuild.a:
  *
  *   install-driver --lock LOCK (--root ROOT | --staged) [--rpmdb bdb|sqlite]
- *       [--repo ID[,gpgkey=FILE]...] [--excludedocs] [--langs L]
+ *       [--repo ID[,gpgkey=FILE][,baseurl=URL]...] [--excludedocs] [--langs L]
  *       [--keep-work] [--fetch-only] [--offline] [--paths FILE...]
  *
- * --repo declares a plan repo (gpgcheck=1 when gpgkey= is given);
+ * --repo declares a plan repo (gpgcheck=1 when gpgkey= is given; its base
+ * URLs, the mirrors fetch falls back to, with baseurl=);
  * --paths skips fetch and installs the given files (one per lock entry,
  * in lock order); --staged installs where a build with the root cache off
  * does (install_staging_root: the scratch tmpfs when memory allows; removed
@@ -59,6 +60,8 @@ int main(int argc, char **argv) {
                                 if (str_startswith(t, "gpgkey=")) {
                                         strv_push(&r->gpgkeys, xstrdup(t + 7));
                                         r->gpgcheck = true;
+                                } else if (str_startswith(t, "baseurl=")) {
+                                        strv_push(&r->baseurls, xstrdup(t + 8));
                                 }
                         free(s);
                         break;

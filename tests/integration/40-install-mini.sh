@@ -127,6 +127,21 @@ diff m-dnf m-s > /dev/null && ok "streamed tree = dnf's" || bad "streamed tree d
 [ "$(qdb "$WORK/r-s" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "streamed rpmdb -qa = lock" || bad "streamed -qa"
 [ "$(find cache-s/packages -name '*.rpm' | wc -l)" = 2 ] && ok "streamed downloads in the cache" || bad "streamed cache"
 ls "$WORK"/*/headers 2>/dev/null && bad "header files left behind" || true
+# a dead mirror: the lock's base URL refuses connections, the repo's other
+# base URL serves.  Fetch falls back, says so once, and the other packages
+# try the dead one last: strace sees one connect to it (the first header
+# probe), where each package used to spend its probe and four attempts
+for dead in $(seq $((port + 1)) $((port + 50))); do ! (exec 3<>"/dev/tcp/127.0.0.1/$dead") 2>/dev/null && break; done
+sed "s|http://127.0.0.1:$port|http://127.0.0.1:$dead|" range.lock > dead.lock
+IMGBUILD_FETCH_JOBS=1 IMGBUILD_CACHE_DIR=$WORK/cache-d strace -f -e trace=connect -o dead.trace \
+  ./driver --lock dead.lock --root "$WORK/r-d" --repo "$KEY,baseurl=http://127.0.0.1:$port/" --rpmdb bdb > d.out 2>&1 ||
+  { cat d.out; bad "install past a dead mirror"; }
+[ "$(qdb "$WORK/r-d" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "dead mirror: installed from the other base URL" ||
+  bad "dead mirror: -qa"
+[ "$(grep -c "127.0.0.1:$dead/* does not answer" d.out)" = 1 ] && ok "dead mirror: one warning" ||
+  { bad "dead mirror: warnings"; cat d.out; }
+n=$(grep -c "htons($dead)" dead.trace || true)
+[ "$n" = 1 ] && ok "dead mirror: 1 connect to it for 2 packages" || bad "dead mirror: $n connects to it, want 1"
 # a payload that fails its checksum in the download process stops the
 # install: the fetch's exit code and message, the root removed
 "$T/lockedit.py" range.lock rsum.lock tfiles checksum=1111111111111111111111111111111111111111111111111111111111111111
