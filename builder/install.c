@@ -367,10 +367,12 @@ static void *notify(const void *h, const rpmCallbackType what, const rpm_loff_t 
                                 return NULL;
                         }
                 }
-                if (ip->pretrans_open && !st->dry_run)
-                        ip->pretrans_open = false;      /* the feeder's copy is for the install */
-                else if (!st->dry_run)
-                        ip->fd = take_fed(st, ip);
+                if (!st->dry_run) {
+                        if (ip->pretrans_open)
+                                ip->pretrans_open = false;      /* the feeder's copy is for the install */
+                        else
+                                ip->fd = take_fed(st, ip);
+                }
                 ip->fd_fed = ip->fd != NULL;
                 if (!ip->fd) ip->fd = Fopen(path, "r.ufdio");
                 if (!ip->fd || Ferror(ip->fd)) {
