@@ -2,7 +2,7 @@
 # `make deps`, `make fuzz`, `make bench`.
 
 CC      ?= gcc
-PKGS    := libsolv libsolvext rpm libguestfs zlib libzstd liblzma libcurl inih json-c yaml-0.1
+PKGS    := libsolv libsolvext rpm libguestfs zlib libzstd liblzma libcurl inih json-c yaml-0.1 sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb -lpthread -lcrypt
 WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
@@ -86,7 +86,7 @@ bench: builder/imgbuild
 
 DEPS := build-essential pkg-config clang libclang-rt-14-dev \
 	libsolv-dev libsolvext-dev librpm-dev libguestfs-dev zlib1g-dev libzstd-dev liblzma-dev libcurl4-openssl-dev \
-	libinih-dev libjson-c-dev libdb5.3-dev libyaml-dev \
+	libinih-dev libjson-c-dev libdb5.3-dev libyaml-dev libsqlite3-dev \
 	rpm rpm2cpio createrepo-c dnf python3-dnf debootstrap gnupg zstd cpio fakeroot dpkg-dev \
 	qemu-utils qemu-system-x86 libguestfs-tools libguestfs-xfs linux-image-amd64 time \
 	e2fsprogs dosfstools mtools xorriso cloud-image-utils \

@@ -11,9 +11,11 @@
 #include <rpm/rpmlib.h>
 #include <rpm/rpmtd.h>
 #include <rpm/rpmts.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -257,6 +259,53 @@ out:
                 if (e && r == 0) r = db_err(e, "closing", "Packages", ret_error);
         }
         return r;
+}
+
+/* ---------------------------------------------------------------- the install's scratch database */
+
+/* The root (as given, and resolved) whose databases are scratch: set only
+ * between rpmdb_scratch_begin and rpmdb_scratch_end, when nothing else in
+ * this process opens sqlite databases. */
+static char *scratch_root[2];
+
+static bool under(const char *path, const char *dir) {
+        size_t n = dir ? strlen(dir) : 0;
+        return n > 0 && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* rpm asks for a write-ahead log right after it opens the database: the
+ * journal chosen below stays (a change is ignored; a query is answered). */
+static int keep_journal(void *unused, int action, const char *name, const char *value, const char *db,
+                        const char *trigger) {
+        (void)unused, (void)db, (void)trigger;
+        bool change = action == SQLITE_PRAGMA && name && value && !strcasecmp(name, "journal_mode");
+        return change ? SQLITE_IGNORE : SQLITE_OK;
+}
+
+/* sqlite runs this for every connection it opens (an auto-extension) */
+static int scratch_connection(sqlite3 *db, char **ret_error, const void *api) {
+        (void)ret_error, (void)api;
+        const char *file = sqlite3_db_filename(db, "main");
+        if (!file || !(under(file, scratch_root[0]) || under(file, scratch_root[1]))) return SQLITE_OK;
+        sqlite3_exec(db, "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = MEMORY", NULL, NULL, NULL);
+        sqlite3_set_authorizer(db, keep_journal, NULL);
+        return SQLITE_OK;
+}
+
+void rpmdb_scratch_begin(const char *root, const char *format) {
+        if (!format || strcmp(format, "bdb") || scratch_root[0]) return;
+        scratch_root[0] = xstrdup(root);
+        scratch_root[1] = realpath(root, NULL);
+        sqlite3_auto_extension((void (*)(void))scratch_connection);
+}
+
+void rpmdb_scratch_end(void) {
+        if (!scratch_root[0]) return;
+        sqlite3_cancel_auto_extension((void (*)(void))scratch_connection);
+        for (int i = 0; i < 2; i++) {
+                free(scratch_root[i]);
+                scratch_root[i] = NULL;
+        }
 }
 
 static int remove_sqlite(const char *dbdir) {

@@ -27,6 +27,15 @@
  * ERR_INPUT for an unknown format, or ERR_INSTALL with *ret_error. */
 int rpmdb_finalize(const char *root, const char *format, char **ret_error);
 
+/* For a "bdb" target, the sqlite database rpm writes during the install
+ * is scratch: the target's rpm cannot read it, rpmdb_finalize converts and
+ * deletes it, and a failed install deletes the root.  Between these two
+ * calls, rpm's connection to a database under root keeps its lock for the
+ * whole transaction and its rollback journal in memory (no write-ahead log
+ * to write and checkpoint).  Any other format: no change. */
+void rpmdb_scratch_begin(const char *root, const char *format);
+void rpmdb_scratch_end(void);
+
 /* Write BDB Packages + indexes into dir (must exist and hold no BDB files)
  * from the headers of the sqlite database of root.  Exported for tests. */
 int rpmdb_write_bdb(const char *root, const char *dir, char **ret_error);

@@ -60,6 +60,8 @@ echo fr > %{buildroot}/usr/share/locale/fr/LC_MESSAGES/tfiles.mo
 echo de > %{buildroot}/usr/share/locale/de/LC_MESSAGES/tfiles.mo
 %post -p <lua>
 local f = io.open("/var/lib/tfiles/post-ran", "w"); f:write("yes\n"); f:close()
+local wal = io.open("/var/lib/rpm/rpmdb.sqlite-wal")
+f = io.open("/var/lib/tfiles/rpmdb-journal", "w"); f:write(wal and "wal\n" or "none\n"); f:close()
 %files
 %attr(0755,root,root) /usr/bin/tool
 %attr(2755,root,tgrp) /usr/bin/sg-tool

@@ -46,6 +46,9 @@ st=$(stat -c '%a %u %g' "$R/var/lib/tfiles")
 [ "$st" = "750 1234 1234" ] && ok "tuser dir ($st)" || bad "var/lib/tfiles is '$st'"
 [ "$(readlink "$R/usr/bin/tool-link")" = tool ] && ok "symlink target" || bad "symlink"
 [ -f "$R/var/lib/tfiles/post-ran" ] && ok "%post ran in the root" || bad "%post did not run"
+# for a bdb target, rpm's sqlite database is scratch: no write-ahead log
+[ "$(cat "$R/var/lib/tfiles/rpmdb-journal")" = none ] && ok "scratch sqlite during the transaction: no WAL" ||
+  bad "journal during a bdb install: $(cat "$R/var/lib/tfiles/rpmdb-journal")"
 [ -f "$R/usr/share/doc/tfiles/README" ] && ok "docs installed by default" || bad "docs missing"
 [ -e "$R/var/lib/rpm/rpmdb.sqlite" ] && bad "sqlite db left in a bdb root" || ok "no sqlite in bdb root"
 [ -e "$R/var/lib/rpm/Packages" ] || bad "no Packages"
@@ -79,6 +82,11 @@ R=$WORK/r-sq
 [ -e "$R/usr/share/doc/tfiles/README" ] && bad "--excludedocs ignored" || ok "--excludedocs"
 [ -e "$R/usr/share/locale/fr/LC_MESSAGES/tfiles.mo" ] && [ ! -e "$R/usr/share/locale/de/LC_MESSAGES/tfiles.mo" ] &&
   ok "--instLangs fr" || bad "--instLangs"
+# what rpm skips leaves no directory behind (not even the ones made while rpm fingerprints)
+[ -e "$R/usr/share/doc/tfiles" ] || [ -e "$R/usr/share/locale/de" ] && bad "skipped files' directories made" ||
+  ok "no directories for skipped files"
+[ "$(cat "$R/var/lib/tfiles/rpmdb-journal")" = wal ] && ok "sqlite target: rpm's own write-ahead log" ||
+  bad "journal during a sqlite install: $(cat "$R/var/lib/tfiles/rpmdb-journal")"
 [ "$(rpm --dbpath "$R/var/lib/rpm" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "sqlite -qa = lock" || bad "sqlite -qa"
 [ "$(rpm --dbpath "$R/var/lib/rpm" -qf /usr/bin/tool)" = tfiles-1.0-1.x86_64 ] && ok "sqlite -qf" || bad "sqlite -qf"
 rpm --root "$R" --dbpath /var/lib/rpm -Va > va2.out 2>&1 && ok "sqlite -Va clean" || { bad "sqlite -Va"; cat va2.out; }
