@@ -5,7 +5,8 @@
 # http download + cache, streamed install over a server that does ranges
 # (and one that does not), and the error cases: checksum mismatch, file
 # conflict, failing scriptlet, unmet dependency, truncated rpm, full disk — each with its
-# message, exit code, staging root removed and cache untouched.
+# message, exit code, staging root removed and cache untouched; where rpm's
+# fingerprinting gets directories made for it.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 WORK=${WORK:-$(mktemp -d)}
@@ -212,5 +213,28 @@ trap 'kill $srv 2>/dev/null || true; umount -l "$WORK/small" 2>/dev/null || true
 "$T/make-lock.py" --repo "t=file://$M/repo" tsetup tbig -o big.lock
 expect disk-full 5 "tbig-1.0-1.noarch.*needs.*on the" "$WORK/small/root" -- --lock big.lock --repo "$KEY"
 umount "$WORK/small"
+
+# 5. directories exist while rpm fingerprints (removed again before the
+#    install) where freed inodes come back at once (tmpfs), not on an ext4
+#    without a journal (which keeps a freed inode out of use for minutes)
+rmdirs() {
+  strace -f -qq -e trace=rmdir -o "$2.trace" ./driver --lock base.lock --root "$1" --repo "$KEY" --rpmdb bdb > "$2.out" 2>&1 ||
+    { bad "$2: install failed"; cat "$2.out"; }
+  grep -c ' rmdir(' "$2.trace" || true
+}
+mkdir -p fp-mem fp-nj && mount -t tmpfs -o size=64m tmpfs fp-mem
+trap 'kill $srv 2>/dev/null || true; umount -l "$WORK/fp-mem" "$WORK/fp-nj" 2>/dev/null || true' EXIT
+n=$(rmdirs "$WORK/fp-mem/root" fp-mem)
+[ "$n" -gt 0 ] && ok "tmpfs: $n directories made while rpm fingerprints, removed" || bad "tmpfs: no directories made"
+[ "$(qdb "$WORK/fp-mem/root" -qa | sort | tr '\n' ' ')" = "$want" ] && ok "tmpfs: rpmdb -qa = lock" || bad "tmpfs: -qa"
+truncate -s 64M nojournal.img && mkfs.ext4 -q -F -O ^has_journal nojournal.img
+if mount -o loop nojournal.img fp-nj 2>/dev/null; then
+  n=$(rmdirs "$WORK/fp-nj/root" fp-nj)
+  [ "$n" = 0 ] && ok "ext4 without a journal: no directories made" || bad "ext4 without a journal: $n removed"
+  umount fp-nj
+else
+  echo "skip ext4 without a journal: no loop device"
+fi
+umount fp-mem
 
 [ "$fails" = 0 ] && echo "40-install-mini: all passed" || { echo "40-install-mini: $fails failed"; exit 1; }
