@@ -283,7 +283,7 @@ static int keep_journal(void *unused, int action, const char *name, const char *
 }
 
 /* sqlite runs this for every connection it opens (an auto-extension) */
-static int scratch_connection(sqlite3 *db, char **ret_error, const void *api) {
+static int scratch_connection(sqlite3 *db, char **ret_error, const struct sqlite3_api_routines *api) {
         (void)ret_error, (void)api;
         const char *file = sqlite3_db_filename(db, "main");
         if (!file || !(under(file, scratch_root[0]) || under(file, scratch_root[1]))) return SQLITE_OK;
