@@ -378,7 +378,7 @@ static FD_t take_fed(inst_state *st, inst_pkg *ip) {
  * inode freed in the last minutes and scans past every such one at each
  * allocation (the kernel's recently_deleted()): there, the directories,
  * removed again, would slow each file rpm then lays more than they spare
- * (bench/install/run.sh's VM root row: 5.6 -> 7.1 s). */
+ * (installs on this VM's root file system, 3 by turns: 5.6 -> 7.1 s). */
 static bool reuses_freed_inodes(const char *root) {
         struct statfs fs;
         struct stat st;
