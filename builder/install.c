@@ -410,7 +410,7 @@ static void add_dirs(inst_state *st, Header h) {
         while ((d = rpmtdNextString(&td))) {
                 size_t n = strlen(d);
                 while (n > 1 && d[n - 1] == '/') n--;
-                if (n > 1 && !strstr(d, "/./") && !strstr(d, "/../")) path_list_add(&st->dirs, strndup(d, n));
+                if (n > 1 && !strstr(d, "/./") && !strstr(d, "/../")) path_list_add(&st->dirs, xstrndup(d, n));
         }
         rpmtdFreeData(&td);
 }
